@@ -1,0 +1,118 @@
+"""The source contracts of DESIGN.md ("Sources"), one pydantic model per row kind.
+
+These models are the contract: the fixture server builds its answers from them,
+the docs quote their field descriptions, and ingest uses them to word the error
+for a row it rejects. Bulk ingest does not validate row by row through them
+(see ``pipelines/ingest``); it applies the same rules in SQL and asks the model
+only about the rows that failed.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
+
+SnapshotState = Literal["running", "hibernated", "stopped", "terminated"]
+PriceModel = Literal["spot", "on_demand", "reserved"]
+FleetEventKind = Literal[
+    "launched", "wake_requested", "engine_ready", "hibernated", "spot_interrupted", "terminated"
+]
+
+SNAPSHOT_STATES: tuple[str, ...] = SnapshotState.__args__
+PRICE_MODELS: tuple[str, ...] = PriceModel.__args__
+FLEET_EVENTS: tuple[str, ...] = FleetEventKind.__args__
+
+
+class _Row(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class BillingSnapshot(_Row):
+    """One row per resource per billing sample (`GET /v1/billing/snapshots`)."""
+
+    sampled_at: AwareDatetime = Field(description="When the provider's billing was read (UTC instant).")
+    resource_id: str = Field(min_length=1, description="The provider's id of the instance or volume.")
+    tier: str = Field(min_length=1, description="The operator's capacity tier, e.g. `h100-class`.")
+    gpu_type: str | None = Field(default=None, description="e.g. `H100-SXM-80GB`; null for a volume.")
+    gpu_count: NonNegativeInt = Field(description="GPUs on the resource, 0 for a volume.")
+    price_model: PriceModel = Field(description="`spot`, `on_demand` or `reserved`.")
+    state: SnapshotState = Field(description="`running`, `hibernated`, `stopped` or `terminated`.")
+    rate_per_hour: Decimal = Field(description="The current rate, for display only; never multiplied.")
+    cumulative_cost: Decimal = Field(ge=0, description="Bill accrued since `billing_period_start`.")
+    billing_period_start: AwareDatetime = Field(
+        description="Start of the billing period; a change resets `cumulative_cost`."
+    )
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code.")
+
+
+class RequestLog(_Row):
+    """One row per gateway request (`GET /v1/usage/requests`), selected on `finished_at`."""
+
+    request_id: str = Field(min_length=1, description="Unique; a re-delivered row repeats it.")
+    received_at: AwareDatetime = Field(description="When the gateway received the request.")
+    first_token_at: AwareDatetime | None = Field(default=None, description="Null when nothing streamed.")
+    finished_at: AwareDatetime = Field(description="When the response ended; never before `received_at`.")
+    model: str = Field(min_length=1, description="The served model.")
+    tier: str = Field(min_length=1, description="The tier that served it.")
+    resource_id: str | None = Field(
+        default=None, description="The replica; null when never routed (e.g. a wake that timed out)."
+    )
+    status: int = Field(ge=100, le=599, description="HTTP status the client got.")
+    error: str | None = Field(default=None, description="e.g. `wake_timeout`.")
+    prompt_tokens: NonNegativeInt = Field(description="OpenAI `usage.prompt_tokens`.")
+    completion_tokens: NonNegativeInt = Field(description="OpenAI `usage.completion_tokens`.")
+    cached_tokens: NonNegativeInt = Field(default=0, description="Prompt tokens served from cache.")
+    api_key_id: str | None = Field(default=None, description="Opaque caller id.")
+
+
+class FleetEvent(_Row):
+    """One fleet lifecycle event (`GET /v1/fleet/events`), selected on `at`."""
+
+    at: AwareDatetime = Field(description="When the event happened (UTC instant).")
+    resource_id: str = Field(min_length=1, description="The resource the event is about.")
+    tier: str = Field(min_length=1, description="The resource's tier.")
+    event: FleetEventKind = Field(description="What happened.")
+
+
+RowT = TypeVar("RowT")
+
+
+class Page(BaseModel, Generic[RowT]):
+    """The envelope every endpoint answers with."""
+
+    data: list[RowT]
+    next_cursor: str | None = Field(default=None, description="Opaque; null on the last page.")
+
+
+SOURCE_MODELS: dict[str, type[_Row]] = {
+    "billing_snapshots": BillingSnapshot,
+    "requests": RequestLog,
+    "fleet_events": FleetEvent,
+}
+
+
+def first_error(model: type[BaseModel], row: object) -> tuple[str, str] | None:
+    """(field, reason) of the first contract violation in ``row``, or None when it is valid."""
+    from pydantic import ValidationError
+
+    try:
+        model.model_validate(row)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"]) or "<row>"
+        return field, err["msg"]
+    if isinstance(row, dict) and model is RequestLog:
+        received, finished = row.get("received_at"), row.get("finished_at")
+        parsed = RequestLog.model_validate(row)
+        if parsed.finished_at < parsed.received_at:
+            return "finished_at", f"finished_at {finished} is before received_at {received}"
+    return None
+
+
+def as_utc(ts: datetime) -> datetime:
+    from datetime import timezone
+
+    return ts.astimezone(timezone.utc)
