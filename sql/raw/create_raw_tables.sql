@@ -36,7 +36,7 @@ CREATE TABLE IF NOT EXISTS raw.requests (
 );
 
 CREATE TABLE IF NOT EXISTS raw.fleet_events (
-    at          TIMESTAMPTZ NOT NULL,
+    "at"        TIMESTAMPTZ NOT NULL,
     resource_id VARCHAR     NOT NULL,
     tier        VARCHAR     NOT NULL,
     event       VARCHAR     NOT NULL

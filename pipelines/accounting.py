@@ -1,0 +1,101 @@
+"""Turn the raw layer into the marts for a range of UTC days (DESIGN.md "Accounting rules").
+
+Every rule lives in one SQL file under `sql/`; this module only runs them in order, in
+one transaction, so a failed run leaves the marts as they were.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+
+import duckdb
+
+from pipelines.settings import AccountingSettings
+from pipelines.sql_files import run_sql_file
+
+INTERMEDIATE_MODELS = (
+    "intermediate/int_samples_in_scope.sql",
+    "intermediate/int_resources.sql",
+    "intermediate/int_spend_intervals.sql",
+    "intermediate/int_interval_hours.sql",
+    "intermediate/int_wakes.sql",
+    "intermediate/int_piece_states.sql",
+    "intermediate/int_piece_state_spend.sql",
+    "intermediate/int_dark_stretches.sql",
+    "intermediate/int_request_tokens.sql",
+)
+DAILY_MARTS = (
+    "marts/resource_hourly.sql",
+    "marts/cost_per_mtok_daily.sql",
+    "marts/observability_gaps.sql",
+    "marts/billing_resets.sql",
+)
+WHOLE_MARTS = (
+    "marts/cost_by_idle_fraction.sql",
+    "marts/band_check.sql",
+)
+
+
+class CurrencyMixError(ValueError):
+    """More than one billing currency without a configured conversion (rule 10)."""
+
+
+@dataclass(frozen=True)
+class DayRange:
+    """Whole UTC days [start, end)."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"empty day range [{self.start}, {self.end})")
+
+    @property
+    def start_at(self) -> datetime:
+        return datetime.combine(self.start, time(), timezone.utc)
+
+    @property
+    def end_at(self) -> datetime:
+        return datetime.combine(self.end, time(), timezone.utc)
+
+    def days(self) -> list[date]:
+        return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("SET TimeZone = 'UTC'")
+    run_sql_file(con, "raw/create_raw_tables.sql")
+    run_sql_file(con, "schema/marts.sql")
+
+
+def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: AccountingSettings) -> None:
+    """Rebuild every mart row of `days` from the raw layer, atomically."""
+    ensure_schema(con)
+    params = {"range_start": days.start_at, "range_end": days.end_at, **settings.sql_params()}
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for model in INTERMEDIATE_MODELS:
+            run_sql_file(con, model, params)
+        check_single_currency(con, settings.currency)
+        for model in DAILY_MARTS + WHOLE_MARTS:
+            run_sql_file(con, model, params)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+def check_single_currency(con: duckdb.DuckDBPyConnection, expected: str | None) -> None:
+    rows = con.execute(
+        "SELECT currency, list(DISTINCT resource_id ORDER BY resource_id) "
+        "FROM intermediate.samples_in_scope GROUP BY currency ORDER BY currency"
+    ).fetchall()
+    currencies = {currency: resources for currency, resources in rows}
+    allowed = {expected} if expected else set(list(currencies)[:1])
+    if len(currencies) > 1 or not set(currencies) <= allowed:
+        detail = "; ".join(f"{c}: {', '.join(r[:10])}{' …' if len(r) > 10 else ''}" for c, r in currencies.items())
+        raise CurrencyMixError(
+            f"billing snapshots mix currencies without a configured conversion ({detail})"
+        )

@@ -1,0 +1,36 @@
+-- Rule 4: each interval's money is split over its states by their seconds inside it.
+-- Rule 8: an hour's piece of an interval is split over its states by largest remainder,
+-- so the states add up exactly to the piece (ties go to the state named first).
+CREATE OR REPLACE TABLE intermediate.piece_state_spend AS
+WITH shares AS (
+    SELECT
+        s.resource_id,
+        s.interval_end,
+        s.hour,
+        s.state,
+        s.us,
+        s.request_us,
+        p.piece_nanos,
+        p.piece_nanos * s.us // p.piece_us AS floor_nanos,
+        p.piece_nanos * s.us % p.piece_us  AS remainder
+    FROM intermediate.piece_states AS s
+    JOIN intermediate.interval_hours AS p USING (resource_id, interval_end, hour)
+),
+ranked AS (
+    SELECT
+        *,
+        piece_nanos - sum(floor_nanos) OVER by_piece AS undistributed_nanos,
+        row_number() OVER (PARTITION BY resource_id, interval_end, hour ORDER BY remainder DESC, state)
+            AS remainder_rank
+    FROM shares
+    WINDOW by_piece AS (PARTITION BY resource_id, interval_end, hour)
+)
+SELECT
+    resource_id,
+    interval_end,
+    hour,
+    state,
+    us,
+    request_us,
+    floor_nanos + CASE WHEN remainder_rank <= undistributed_nanos THEN 1 ELSE 0 END AS nanos
+FROM ranked
