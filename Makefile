@@ -1,0 +1,27 @@
+# Two commands on a fresh machine with Python 3.11 and pip:
+#   make demo   runs the main job on the bundled fixture fleet
+#   make test   runs the tests
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+
+.PHONY: demo test dev bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[test]'
+	touch $@
+
+demo: $(VENV)/.installed
+	$(BIN)/invoice-true demo
+
+test: $(VENV)/.installed
+	$(BIN)/python -m pytest
+
+dev: $(VENV)/.installed
+	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/var/dagster_home} && mkdir -p $$DAGSTER_HOME && \
+	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dg dev
+
+clean:
+	rm -rf $(VENV) var .cache

@@ -1,0 +1,77 @@
+"""`invoice-true run` and `invoice-true demo`.
+
+Exit status (DESIGN.md "How it runs"): 0 published and every check passed; 2 published but
+checks failed (each named on one line); 1 nothing published, with a one-line reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import sys
+from datetime import date
+from pathlib import Path
+
+from pipelines.runner import NOT_PUBLISHED, PUBLISHED, run_days
+
+DEMO_WAREHOUSE = "var/demo/invoice_true.duckdb"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="invoice-true", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="materialise every UTC day of [start, end) and publish WAREHOUSE_PATH")
+    run.add_argument("--start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
+    run.add_argument("--end", type=date.fromisoformat, required=True, help="day after the last, YYYY-MM-DD")
+    commands.add_parser("demo", help="serve the bundled fixture fleet on loopback, run all its days, print $/Mtok")
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:
+        return NOT_PUBLISHED if exc.code else PUBLISHED
+    quiet_dagster()
+    if args.command == "run":
+        return report(run_days(args.start, args.end))
+    return demo()
+
+
+def quiet_dagster() -> None:
+    os.environ.setdefault("DAGSTER_CLI_LOG_LEVEL", "WARNING")
+    import logging
+
+    logging.getLogger("dagster").setLevel(logging.WARNING)
+
+
+def report(outcome) -> int:
+    for line in outcome.lines:
+        print(line, file=sys.stderr if outcome.exit_code else sys.stdout)
+    return outcome.exit_code
+
+
+def demo() -> int:
+    from fixtures.fleet import default_week
+    from fixtures.server import FixtureServer
+    from pipelines.demo_report import print_demo_table
+
+    fleet = default_week()
+    token = secrets.token_urlsafe(24)
+    server = FixtureServer(fleet, token=token).start()
+    try:
+        os.environ.update(
+            BILLING_API_URL=server.url,
+            GATEWAY_API_URL=server.url,
+            BILLING_API_TOKEN=token,
+            GATEWAY_API_TOKEN=token,
+        )
+        os.environ.setdefault("WAREHOUSE_PATH", DEMO_WAREHOUSE)
+        print(f"serving the bundled demo fleet ({fleet.days[0]} to {fleet.days[-1]}) at {server.url}")
+        outcome = run_days(fleet.days[0], fleet.days[-1].fromordinal(fleet.days[-1].toordinal() + 1))
+    finally:
+        server.close()
+    if outcome.exit_code != NOT_PUBLISHED:
+        print_demo_table(Path(os.environ["WAREHOUSE_PATH"]).resolve())
+    return report(outcome)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

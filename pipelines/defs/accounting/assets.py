@@ -1,0 +1,135 @@
+"""The marts: one atomic build of every accounting rule over the partition range."""
+
+
+from datetime import date
+
+import dagster as dg
+import polars as pl
+
+from pipelines.accounting import DayRange, build_marts
+from pipelines.defs.partitions import daily, single_run
+from pipelines.defs.resources import Warehouse
+from pipelines.settings import AccountingSettings
+from pipelines.sql_files import statements
+
+MARTS: dict[str, str] = {
+    "resource_hourly": "Per resource and UTC hour: invoice-true spend and where the time and money went "
+    "(serving, idle, waking, parked), tokens, idle fraction, billing completeness.",
+    "cost_per_mtok_daily": "Per UTC day, tier and model: spend allocated by token share, completion tokens, "
+    "$/Mtok and idle fraction; model '*' is the tier total.",
+    "cost_by_idle_fraction": "The utilisation curve: resource-hours bucketed by idle fraction, per tier.",
+    "band_check": "Each H100-class tier-day against the $0.30-$0.70/Mtok band.",
+    "observability_gaps": "Billing that went dark: gaps between samples and open stretches.",
+    "billing_resets": "Every reset of a cumulative bill (new billing period, or a cumulative that fell).",
+}
+RAW_KEYS = [dg.AssetKey(["raw", name]) for name in ("billing_snapshots", "requests", "fleet_events")]
+CONSERVATION = dg.AssetCheckSpec(
+    "conservation",
+    asset=["marts", "resource_hourly"],
+    blocking=True,
+    description="Every nanodollar of snapshot spend lands in exactly one resource_hourly row and one "
+    "cost_per_mtok_daily model row; tier rows equal their models; busy + idle + waking = running.",
+)
+
+
+BAND = dg.AssetCheckSpec(
+    "band",
+    asset=["marts", "band_check"],
+    description="Judged tier-days inside $0.30-$0.70/Mtok; below band (usually missing billing) "
+    "listed apart from above band.",
+)
+
+
+def day_range(window: dg.TimeWindow) -> DayRange:
+    return DayRange(window.start.date(), window.end.date())
+
+
+def table_metadata(con, table: str, days: DayRange) -> dict[str, dg.MetadataValue]:
+    count = con.execute(f"SELECT count(*) FROM marts.{table}").fetchall()[0][0]
+    preview = con.sql(f"SELECT * FROM marts.{table} LIMIT 10").pl()
+    columns = con.execute(
+        "SELECT column_name, data_type, comment FROM duckdb_columns() "
+        "WHERE schema_name = 'marts' AND table_name = ? ORDER BY column_index",
+        [table],
+    ).fetchall()
+    return {
+        "dagster/row_count": dg.MetadataValue.int(count),
+        "dagster/column_schema": dg.TableSchema(
+            columns=[dg.TableColumn(name, kind, description=comment) for name, kind, comment in columns]
+        ),
+        "days": dg.MetadataValue.text(f"{days.start} to {days.end} (end exclusive, UTC)"),
+        "preview": dg.MetadataValue.md(markdown(preview) if count else "(empty)"),
+    }
+
+
+def markdown(frame: pl.DataFrame) -> str:
+    with pl.Config(
+        tbl_formatting="ASCII_MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
+        tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60,
+    ):
+        return str(frame)
+
+
+def band_result(con) -> dg.AssetCheckResult:
+    rows = con.execute(
+        "SELECT verdict, day, tier, usd_per_mtok, idle_fraction FROM marts.band_check "
+        "WHERE verdict IN ('above_band', 'below_band') ORDER BY verdict, day, tier"
+    ).fetchall()
+    listed = {
+        verdict: [f"{day} {tier}: ${usd:.3f}/Mtok at idle {idle:.1%}" for v, day, tier, usd, idle in rows if v == verdict]
+        for verdict in ("below_band", "above_band")
+    }
+    return dg.AssetCheckResult(
+        check_name="band",
+        asset_key=dg.AssetKey(["marts", "band_check"]),
+        passed=not rows,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "below_band (suspect missing billing)": dg.MetadataValue.json(listed["below_band"]),
+            "above_band": dg.MetadataValue.json(listed["above_band"]),
+        },
+    )
+
+
+def conservation_result(con, days: DayRange) -> dg.AssetCheckResult:
+    (sql,) = statements("checks/conservation.sql")
+    broken = con.execute(sql, {"range_start": days.start_at, "range_end": days.end_at}).fetchall()
+    return dg.AssetCheckResult(
+        check_name="conservation",
+        asset_key=dg.AssetKey(["marts", "resource_hourly"]),
+        passed=not broken,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "broken_identities": len(broken),
+            "first_broken": dg.MetadataValue.md(
+                "\n".join(f"- {name}: expected {exp}, got {act}" for name, exp, act in broken[:20]) or "none"
+            ),
+        },
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(
+            ["marts", name],
+            description=text,
+            deps=RAW_KEYS,
+            group_name="marts",
+            kinds={"duckdb", "sql"},
+            owners=["team:fleet-finance"],
+        )
+        for name, text in MARTS.items()
+    ],
+    check_specs=[CONSERVATION, BAND],
+    partitions_def=daily,
+    backfill_policy=single_run,
+    pool="duckdb_warehouse",
+)
+def accounting_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
+    days = day_range(context.partition_time_window)
+    with warehouse.connect() as con:
+        build_marts(con, days, AccountingSettings())
+        for table in MARTS:
+            yield dg.MaterializeResult(asset_key=["marts", table], metadata=table_metadata(con, table, days))
+        yield conservation_result(con, days)
+        yield band_result(con)

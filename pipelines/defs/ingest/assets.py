@@ -1,0 +1,104 @@
+"""Raw assets: each UTC day of each source, fetched over HTTP and landed in DuckDB.
+
+A run for day D reads D widened by the day-edge margin on both sides ("Day edges"),
+replaces that window in the raw table in one transaction, and quarantines what breaks
+the contract. A date range runs as one run, one day after another.
+"""
+
+
+from datetime import date, datetime, time, timedelta, timezone
+
+import dagster as dg
+
+from pipelines.defs.partitions import daily, single_run
+from pipelines.defs.resources import DEMO_LABEL, HttpSource, Warehouse
+from pipelines.ingest import IngestResult, land_source
+from pipelines.settings import AccountingSettings
+
+
+def days_of(window: dg.TimeWindow) -> list[date]:
+    first, last = window.start.date(), window.end.date()
+    return [first + timedelta(days=i) for i in range((last - first).days)]
+
+
+def rfc3339(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def ingest(
+    context: dg.AssetExecutionContext, source: HttpSource, warehouse: Warehouse, table: str, path: str
+) -> dg.MaterializeResult:
+    settings = AccountingSettings()
+    margin = timedelta(seconds=settings.day_edge_margin_s)
+    results: list[IngestResult] = []
+    with source.client() as client, warehouse.connect() as con:
+        for day in days_of(context.partition_time_window):
+            start = datetime.combine(day, time(), timezone.utc) - margin
+            end = start + timedelta(days=1) + 2 * margin
+            pages = client.iter_pages(path, {"start": rfc3339(start), "end": rfc3339(end)})
+            result = land_source(
+                con, table, pages, day=day, window=(start, end), expected_currency=settings.currency
+            )
+            context.log.info(
+                f"{table} {day}: fetched {result.fetched}, kept {result.kept}, "
+                f"quarantined {result.quarantined}, duplicates collapsed {result.duplicates}"
+            )
+            results.append(result)
+    return dg.MaterializeResult(
+        metadata={
+            "source": DEMO_LABEL if source.is_demo else source.name,
+            "days": len(results),
+            "rows_fetched": sum(r.fetched for r in results),
+            "rows_kept": sum(r.kept for r in results),
+            "rows_quarantined": sum(r.quarantined for r in results),
+            "duplicates_collapsed": sum(r.duplicates for r in results),
+        }
+    )
+
+
+_COMMON = dict(
+    partitions_def=daily,
+    backfill_policy=single_run,
+    group_name="sources",
+    owners=["team:fleet-finance"],
+    pool="duckdb_warehouse",
+)
+
+
+@dg.asset(
+    key=["raw", "billing_snapshots"],
+    kinds={"duckdb", "http"},
+    description="Billing samples (GET /v1/billing/snapshots, by sampled_at): each resource's rate and "
+    "cumulative bill about once a minute. Spend is always a difference of these cumulative bills.",
+    **_COMMON,
+)
+def raw_billing_snapshots(
+    context: dg.AssetExecutionContext, billing_api: HttpSource, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    return ingest(context, billing_api, warehouse, "billing_snapshots", "/v1/billing/snapshots")
+
+
+@dg.asset(
+    key=["raw", "requests"],
+    kinds={"duckdb", "http"},
+    description="Gateway usage log (GET /v1/usage/requests, by finished_at): one row per request with "
+    "its OpenAI usage tokens, deduplicated on request_id.",
+    **_COMMON,
+)
+def raw_requests(
+    context: dg.AssetExecutionContext, gateway_api: HttpSource, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    return ingest(context, gateway_api, warehouse, "requests", "/v1/usage/requests")
+
+
+@dg.asset(
+    key=["raw", "fleet_events"],
+    kinds={"duckdb", "http"},
+    description="Fleet lifecycle events (GET /v1/fleet/events, by at): wakes, hibernation, spot "
+    "interruptions. Only wakes change the accounting (waking time); billing says what ran.",
+    **_COMMON,
+)
+def raw_fleet_events(
+    context: dg.AssetExecutionContext, gateway_api: HttpSource, warehouse: Warehouse
+) -> dg.MaterializeResult:
+    return ingest(context, gateway_api, warehouse, "fleet_events", "/v1/fleet/events")

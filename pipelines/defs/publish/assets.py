@@ -1,0 +1,30 @@
+"""Publishing: the working file's raw, quarantine and marts schemas, copied to WAREHOUSE_PATH atomically."""
+
+
+import dagster as dg
+
+from pipelines import warehouse as files
+from pipelines.defs.accounting.assets import MARTS
+from pipelines.defs.partitions import daily, single_run
+from pipelines.defs.resources import Warehouse
+
+
+@dg.asset(
+    key=["published_warehouse"],
+    deps=[dg.AssetKey(["marts", name]) for name in MARTS],
+    partitions_def=daily,
+    backfill_policy=single_run,
+    group_name="publish",
+    kinds={"duckdb"},
+    owners=["team:fleet-finance"],
+    pool="duckdb_warehouse",
+    description="The DuckDB file SQL tools open (WAREHOUSE_PATH), replaced atomically after each run and "
+    "readable by DuckDB 1.1 and newer.",
+)
+def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    with warehouse.connect() as con:
+        path = files.publish(con, warehouse.published_path)
+    context.log.info(f"published {path}")
+    return dg.MaterializeResult(
+        metadata={"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
+    )

@@ -1,0 +1,104 @@
+"""Resources: the two HTTP sources and the DuckDB warehouse, configured from the environment.
+
+With no source URLs set, the sources serve the bundled fixture fleet on a loopback port
+and are read through the same HTTP client: the demo exercises the real path.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import dagster as dg
+import duckdb
+from pydantic import PrivateAttr
+
+from pipelines import warehouse
+from pipelines.client import SourceClient
+
+DEMO_LABEL = "bundled demo fleet (fixtures/): demo data, not a real fleet"
+
+_demo_lock = threading.Lock()
+_demo_server: tuple[str, str] | None = None  # (base URL, token) of this process's demo server
+
+
+def demo_server() -> tuple[str, str]:
+    """Start (once per process) a loopback server over the bundled fixture fleet."""
+    global _demo_server
+    with _demo_lock:
+        if _demo_server is None:
+            from fixtures.fleet import default_week
+            from fixtures.server import FixtureServer
+
+            token = secrets.token_urlsafe(24)
+            server = FixtureServer(default_week(), token=token).start()
+            _demo_server = (server.url, token)
+        return _demo_server
+
+
+class HttpSource(dg.ConfigurableResource):
+    """One of the two HTTP sources of DESIGN.md (billing API or gateway API)."""
+
+    name: str
+    url: str | None = None
+    token: str | None = None
+    timeout_s: float = 60.0
+    max_attempts: int = 6
+    page_limit: int = 100_000
+
+    @property
+    def is_demo(self) -> bool:
+        return not self.url
+
+    @contextmanager
+    def client(self) -> Iterator[SourceClient]:
+        url, token = (self.url, self.token or "") if self.url else demo_server()
+        with SourceClient(
+            url.rstrip("/"),
+            token,
+            source=self.name,
+            timeout_s=self.timeout_s,
+            max_attempts=self.max_attempts,
+            page_limit=self.page_limit,
+        ) as client:
+            yield client
+
+
+class Warehouse(dg.ConfigurableResource):
+    """The published DuckDB file (WAREHOUSE_PATH) and the pipeline's working file beside it."""
+
+    path: str = "var/invoice_true.duckdb"
+
+    @property
+    def published_path(self) -> Path:
+        return Path(self.path).expanduser().resolve()
+
+    @property
+    def work_path(self) -> Path:
+        return warehouse.work_path_for(self.published_path)
+
+    @contextmanager
+    def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        with warehouse.connect(self.work_path) as con:
+            yield con
+
+
+def _token(name: str) -> str | dg.EnvVar | None:
+    # An EnvVar is resolved at run time and shown in the UI by name only, never by value.
+    return dg.EnvVar(name) if os.environ.get(name) else None
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    return {
+        "billing_api": HttpSource(
+            name="billing API", url=os.environ.get("BILLING_API_URL") or None, token=_token("BILLING_API_TOKEN")
+        ),
+        "gateway_api": HttpSource(
+            name="gateway API", url=os.environ.get("GATEWAY_API_URL") or None, token=_token("GATEWAY_API_TOKEN")
+        ),
+        "warehouse": Warehouse(path=os.environ.get("WAREHOUSE_PATH") or "var/invoice_true.duckdb"),
+    }

@@ -1,0 +1,83 @@
+"""The DuckDB files: the pipeline's own working file, and the published copy SQL tools open.
+
+Only the pipeline opens the working file. After a successful run the published file at
+WAREHOUSE_PATH is replaced atomically (written beside it, then renamed over it), so a SQL
+tool holding the old file open never blocks a run and never sees a half-written state.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import duckdb
+
+from pipelines.accounting import ensure_schema
+
+PUBLISHED_SCHEMAS = ("raw", "quarantine", "marts")
+# Older DuckDB builds, which many SQL tools bundle, cannot read duckdb 2.0's default format.
+PUBLISHED_STORAGE_VERSION = "v1.1.0"
+LOCK_WAIT_S = 120.0
+
+
+def work_path_for(published: Path) -> Path:
+    return published.with_name(published.stem + ".work.duckdb")
+
+
+@contextmanager
+def connect(path: Path, *, lock_wait_s: float = LOCK_WAIT_S) -> Iterator[duckdb.DuckDBPyConnection]:
+    """Open the working file, waiting politely (with jitter) while another run holds it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + lock_wait_s
+    delay = 0.2
+    while True:
+        try:
+            con = duckdb.connect(str(path))
+            break
+        except duckdb.IOException as exc:
+            if "lock" not in str(exc).lower() or time.monotonic() > deadline:
+                raise RuntimeError(
+                    f"the warehouse {path} is held by another process; waited {lock_wait_s:.0f} s"
+                ) from None
+            time.sleep(delay * (0.5 + uuid.uuid4().int % 1000 / 1000))
+            delay = min(delay * 2, 5.0)
+    try:
+        ensure_schema(con)
+        yield con
+    finally:
+        con.close()
+
+
+def _sql_string(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def publish(con: duckdb.DuckDBPyConnection, published: Path) -> Path:
+    """Copy the published schemas of the working database to `published`, atomically."""
+    published.parent.mkdir(parents=True, exist_ok=True)
+    staging = published.with_name(f".{published.name}.{uuid.uuid4().hex}.tmp")
+    source = con.execute("SELECT current_database()").fetchall()[0][0]
+    con.execute(
+        f"ATTACH {_sql_string(str(staging))} AS publish_target "
+        f"(STORAGE_VERSION '{PUBLISHED_STORAGE_VERSION}')"
+    )
+    try:
+        try:
+            con.execute(f'COPY FROM DATABASE "{source}" TO publish_target')
+            schemas = [r[0] for r in con.execute(
+                "SELECT schema_name FROM duckdb_schemas() WHERE database_name = 'publish_target' AND NOT internal"
+            ).fetchall()]
+            for schema in schemas:
+                if schema not in PUBLISHED_SCHEMAS and schema != "main":
+                    con.execute(f'DROP SCHEMA publish_target."{schema}" CASCADE')
+        finally:
+            con.execute("DETACH publish_target")
+        os.replace(staging, published)
+    except BaseException:
+        staging.unlink(missing_ok=True)
+        raise
+    return published
