@@ -1,0 +1,51 @@
+"""Shared test plumbing: run the real pipeline (fixture server on loopback -> Dagster -> DuckDB file)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from fixtures.rows import Fleet
+from fixtures.server import FixtureServer
+from pipelines.runner import RunOutcome, run_days
+
+TOKEN = "test-token-4f1c2a"
+DATA = Path(__file__).parent / "data"
+
+
+class PipelineRun:
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
+        self.monkeypatch, self.folder = monkeypatch, folder
+        self.published = folder / "published" / "invoice_true.duckdb"
+
+    def run(self, fleet: Fleet, start: date, end: date) -> RunOutcome:
+        with FixtureServer(fleet, token=TOKEN) as server:
+            for name, value in {
+                "BILLING_API_URL": server.url,
+                "GATEWAY_API_URL": server.url,
+                "BILLING_API_TOKEN": TOKEN,
+                "GATEWAY_API_TOKEN": TOKEN,
+                "WAREHOUSE_PATH": str(self.published),
+            }.items():
+                self.monkeypatch.setenv(name, value)
+            return run_days(start, end)
+
+    def query(self, sql: str, params: list | None = None) -> list[dict]:
+        with duckdb.connect(str(self.published), read_only=True) as con:
+            cursor = con.execute(sql, params)
+            names = [d[0] for d in cursor.description]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
+
+
+@pytest.fixture
+def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> PipelineRun:
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    return PipelineRun(monkeypatch, tmp_path)
+
+
+@pytest.fixture
+def tiny_fleet() -> Fleet:
+    return Fleet.from_json_dir(DATA / "tiny_fleet" / "input")
