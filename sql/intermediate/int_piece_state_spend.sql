@@ -9,7 +9,6 @@ WITH shares AS (
         s.hour,
         s.state,
         s.us,
-        s.request_us,
         p.piece_nanos,
         p.piece_nanos * s.us // p.piece_us AS floor_nanos,
         p.piece_nanos * s.us % p.piece_us  AS remainder
@@ -31,6 +30,5 @@ SELECT
     hour,
     state,
     us,
-    request_us,
     floor_nanos + CASE WHEN remainder_rank <= undistributed_nanos THEN 1 ELSE 0 END AS nanos
 FROM ranked

@@ -18,8 +18,7 @@ WITH billed AS (
         sum(nanos) FILTER (WHERE state = 'busy')   AS serving_nanos,
         sum(nanos) FILTER (WHERE state = 'idle')   AS idle_nanos,
         sum(nanos) FILTER (WHERE state = 'waking') AS waking_nanos,
-        sum(nanos) FILTER (WHERE state = 'parked') AS parked_nanos,
-        sum(request_us)                            AS request_us
+        sum(nanos) FILTER (WHERE state = 'parked') AS parked_nanos
     FROM intermediate.piece_state_spend
     GROUP BY ALL
 ),
@@ -59,7 +58,7 @@ joined AS (
         coalesce(b.idle_us, 0)    AS idle_us,
         coalesce(b.waking_us, 0)  AS waking_us,
         coalesce(b.parked_us, 0)  AS parked_us,
-        coalesce(b.request_us, 0) AS request_us,
+        coalesce(q.request_us, 0) AS request_us,
         coalesce(b.spend_nanos, 0)   AS spend_nanos,
         coalesce(b.serving_nanos, 0) AS serving_nanos,
         coalesce(b.idle_nanos, 0)    AS idle_nanos,
@@ -73,6 +72,7 @@ joined AS (
     LEFT JOIN billed AS b USING (resource_id, hour)
     LEFT JOIN tokens AS t USING (resource_id, hour)
     LEFT JOIN dark_hours AS d USING (resource_id, hour)
+    LEFT JOIN intermediate.request_seconds AS q USING (resource_id, hour)
     LEFT JOIN intermediate.resources AS r USING (resource_id)
 )
 SELECT
