@@ -1,0 +1,1 @@
+DELETE FROM quarantine.{{source}} WHERE day = $day;

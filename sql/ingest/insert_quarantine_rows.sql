@@ -1,0 +1,1 @@
+INSERT INTO quarantine.{{source}} BY NAME SELECT * FROM quarantine_batch;
