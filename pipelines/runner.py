@@ -38,7 +38,7 @@ def run_days(start: date, end: date) -> RunOutcome:
     )
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("INVOICE_TRUE_LOG_LEVEL", "WARNING")}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("INVOICE_TRUE_LOG_LEVEL", "CRITICAL")}}}},
         instance=instance,
         partition_key=start.isoformat() if last == start else None,
         tags=tags,

@@ -93,12 +93,19 @@ def _token(name: str) -> str | dg.EnvVar | None:
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    attempts = int(os.environ.get("INVOICE_TRUE_HTTP_ATTEMPTS", "6"))
     return {
         "billing_api": HttpSource(
-            name="billing API", url=os.environ.get("BILLING_API_URL") or None, token=_token("BILLING_API_TOKEN")
+            name="billing API",
+            url=os.environ.get("BILLING_API_URL") or None,
+            token=_token("BILLING_API_TOKEN"),
+            max_attempts=attempts,
         ),
         "gateway_api": HttpSource(
-            name="gateway API", url=os.environ.get("GATEWAY_API_URL") or None, token=_token("GATEWAY_API_TOKEN")
+            name="gateway API",
+            url=os.environ.get("GATEWAY_API_URL") or None,
+            token=_token("GATEWAY_API_TOKEN"),
+            max_attempts=attempts,
         ),
         "warehouse": Warehouse(path=os.environ.get("WAREHOUSE_PATH") or "var/invoice_true.duckdb"),
     }

@@ -1,0 +1,82 @@
+"""`invoice-true run`: exit status and one-line reasons (DESIGN.md "How it runs")."""
+
+import socket
+from datetime import date
+
+import pytest
+
+from fixtures.rows import Fleet
+from fixtures.server import FixtureServer
+from pipelines.cli import main
+from tests.conftest import DATA, TOKEN
+
+DAY = ["--start", "2026-10-10", "--end", "2026-10-11"]
+
+
+@pytest.fixture
+def tiny_server(monkeypatch, tmp_path):
+    fleet = Fleet.from_json_dir(DATA / "tiny_fleet" / "input")
+    with FixtureServer(fleet, token=TOKEN) as server:
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+        for name in ("BILLING_API_URL", "GATEWAY_API_URL"):
+            monkeypatch.setenv(name, server.url)
+        for name in ("BILLING_API_TOKEN", "GATEWAY_API_TOKEN"):
+            monkeypatch.setenv(name, TOKEN)
+        monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "out" / "invoice_true.duckdb"))
+        yield tmp_path / "out" / "invoice_true.duckdb"
+
+
+def test_run_publishes_and_exits_zero_when_every_check_passes(tiny_server, capsys):
+    assert main(["run", *DAY]) == 0
+    assert tiny_server.exists()
+
+
+def test_a_refused_token_publishes_nothing_and_says_why_in_one_line(tiny_server, monkeypatch, capsys):
+    monkeypatch.setenv("BILLING_API_TOKEN", "wrong-token-value")
+    assert main(["run", *DAY]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "billing API refused the token (401)" in err[0]
+    assert "raw__billing_snapshots" in err[0] and "2026-10-10" in err[0]
+    assert "wrong-token-value" not in err[0]
+    assert not tiny_server.exists()
+
+
+def test_a_source_that_is_down_publishes_nothing(tiny_server, monkeypatch, capsys):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        closed_port = s.getsockname()[1]
+    monkeypatch.setenv("GATEWAY_API_URL", f"http://127.0.0.1:{closed_port}")
+    monkeypatch.setenv("INVOICE_TRUE_HTTP_ATTEMPTS", "2")
+    assert main(["run", *DAY]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "gateway API" in err and "\n" not in err
+    assert not tiny_server.exists()
+
+
+def test_bad_arguments_exit_one(capsys):
+    assert main(["run", "--start", "2026-10-11", "--end", "2026-10-10"]) == 1
+    assert main(["run", "--start", "yesterday", "--end", "2026-10-10"]) == 1
+
+
+def test_a_currency_mix_is_a_blocking_failure_naming_the_resources(monkeypatch, tmp_path, capsys):
+    import json
+
+    folder = DATA / "tiny_fleet" / "input"
+    snapshots = json.loads((folder / "snapshots.json").read_text())
+    for row in snapshots:
+        if row["resource_id"] == "gpu-r2":
+            row["currency"] = "EUR"
+    fleet = Fleet.from_rows(
+        snapshots, json.loads((folder / "requests.json").read_text()), json.loads((folder / "events.json").read_text())
+    )
+    with FixtureServer(fleet, token=TOKEN) as server:
+        for name in ("BILLING_API_URL", "GATEWAY_API_URL"):
+            monkeypatch.setenv(name, server.url)
+        for name in ("BILLING_API_TOKEN", "GATEWAY_API_TOKEN"):
+            monkeypatch.setenv(name, TOKEN)
+        monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "invoice_true.duckdb"))
+        assert main(["run", *DAY]) == 1
+    err = capsys.readouterr().err
+    assert "mix currencies" in err and "EUR: gpu-r2" in err and "USD: gpu-r1" in err
+    assert not (tmp_path / "invoice_true.duckdb").exists()
