@@ -91,6 +91,20 @@ def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: Accoun
         raise
 
 
+def widen_to_unfinished_day_before(con: duckdb.DuckDBPyConnection, days: DayRange) -> DayRange:
+    """Include the day before `days` when it was published with incomplete billing.
+
+    "Day edges": until the first sample after a day's end is stored, the day's last stretch is
+    dark; the next run, which stores that sample, is the one that can make the day whole.
+    """
+    before = DayRange(days.start - timedelta(days=1), days.start)
+    unfinished = con.execute(
+        "SELECT count(*) FROM marts.resource_hourly WHERE hour >= ? AND hour < ? AND NOT billing_complete",
+        [before.start_at, before.end_at],
+    ).fetchall()[0][0]
+    return DayRange(before.start, days.end) if unfinished else days
+
+
 def check_single_currency(con: duckdb.DuckDBPyConnection, expected: str | None) -> None:
     rows = con.execute(
         "SELECT currency, list(DISTINCT resource_id ORDER BY resource_id) "

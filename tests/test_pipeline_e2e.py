@@ -63,3 +63,30 @@ def test_every_published_cent_is_in_one_hourly_row_and_one_model_row(pipeline, s
     tiers = pipeline.query("SELECT sum(spend) AS s FROM marts.cost_per_mtok_daily WHERE model = '*'")[0]["s"]
     assert total == models == tiers
     assert total > 0
+
+
+def truncated(fleet, cutoff: datetime):
+    from dataclasses import replace
+
+    from fixtures.rows import SourceRows
+
+    def cut(rows):
+        return SourceRows.from_frame(rows.frame().filter(pl.col("at") < cutoff))
+
+    return replace(fleet, snapshots=cut(fleet.snapshots), requests=cut(fleet.requests), events=cut(fleet.events))
+
+
+def test_the_next_run_makes_a_day_whole_once_the_sample_after_it_is_stored(pipeline, small_fleet):
+    cutoff = datetime(2026, 10, 26, 23, 59, 30, tzinfo=timezone.utc)
+    pipeline.run(truncated(small_fleet, cutoff), DAY, DAY + timedelta(days=1))
+    last_hour = "SELECT bool_and(billing_complete) AS complete FROM marts.resource_hourly WHERE hour = '2026-10-26 23:00Z'"
+    assert pipeline.query(last_hour) == [{"complete": False}]
+    assert pipeline.query("SELECT count(*) AS n FROM marts.observability_gaps WHERE gap_end IS NULL")[0]["n"] > 0
+
+    pipeline.run(small_fleet, DAY + timedelta(days=1), DAY + timedelta(days=2))
+    assert pipeline.query(last_hour) == [{"complete": True}]
+    assert pipeline.query("SELECT count(*) AS n FROM marts.observability_gaps WHERE gap_end IS NULL") == [{"n": 0}]
+    whole = pipeline.query("SELECT * FROM marts.cost_per_mtok_daily WHERE day = '2026-10-26' ORDER BY ALL")
+
+    pipeline.run(small_fleet, DAY, DAY + timedelta(days=2))  # the same day built from the full data
+    assert pipeline.query("SELECT * FROM marts.cost_per_mtok_daily WHERE day = '2026-10-26' ORDER BY ALL") == whole

@@ -6,7 +6,7 @@ from datetime import date
 import dagster as dg
 import polars as pl
 
-from pipelines.accounting import DayRange, build_marts
+from pipelines.accounting import DayRange, build_marts, widen_to_unfinished_day_before
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import Warehouse
 from pipelines.settings import AccountingSettings
@@ -128,6 +128,9 @@ def conservation_result(con, days: DayRange) -> dg.AssetCheckResult:
 def accounting_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
     days = day_range(context.partition_time_window)
     with warehouse.connect() as con:
+        days = widen_to_unfinished_day_before(con, days)
+        if days.start != context.partition_time_window.start.date():
+            context.log.info(f"also rebuilding {days.start}: it was published with incomplete billing")
         build_marts(con, days, AccountingSettings())
         for table in MARTS:
             yield dg.MaterializeResult(asset_key=["marts", table], metadata=table_metadata(con, table, days))
