@@ -1,0 +1,33 @@
+"""The ready queries in sql/queries/ run against a published file and say what users expect."""
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+QUERIES = sorted((Path(__file__).parent.parent / "sql" / "queries").glob("*.sql"))
+
+
+@pytest.fixture
+def published(pipeline, tiny_fleet) -> Path:
+    pipeline.run(tiny_fleet, date(2026, 10, 10), date(2026, 10, 11))
+    return pipeline.published
+
+
+@pytest.mark.parametrize("query", QUERIES, ids=lambda p: p.stem)
+def test_ready_query_runs_read_only_on_the_published_file(published, query):
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.sql(query.read_text()).fetchall()
+
+
+def test_where_the_money_went_adds_up_for_the_tiny_fleet(published):
+    text = (QUERIES[0].parent / "where_the_money_went.sql").read_text()
+    with duckdb.connect(str(published), read_only=True) as con:
+        cursor = con.execute(text)
+        names = [d[0] for d in cursor.description]
+        (row,) = [dict(zip(names, r)) for r in cursor.fetchall()]
+    assert str(row["spend_usd"]) == "12.825533000"
+    assert row["serving_usd"] + row["idle_usd"] + row["waking_usd"] + row["parked_usd"] == row["spend_usd"]
+    assert str(row["waking_usd"]) == "0.210000000" and str(row["parked_usd"]) == "0.002200000"
+    assert row["billing_complete"] is False
