@@ -36,10 +36,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def quiet_dagster() -> None:
-    os.environ.setdefault("DAGSTER_CLI_LOG_LEVEL", "WARNING")
+    """One line per outcome on the command line; INVOICE_TRUE_LOG_LEVEL=INFO shows the run's log."""
     import logging
 
-    logging.getLogger("dagster").setLevel(logging.WARNING)
+    level = os.environ.get("INVOICE_TRUE_LOG_LEVEL", "ERROR")
+    logging.getLogger("dagster").setLevel(level)
+    logging.getLogger("pipelines").setLevel(level)
 
 
 def report(outcome) -> int:

@@ -7,10 +7,13 @@ in that instance, so they show up in the Dagster UI; otherwise an ephemeral inst
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import dagster as dg
+
+from pipelines import warehouse
 
 PUBLISHED, CHECKS_FAILED, NOT_PUBLISHED = 0, 2, 1
 
@@ -37,14 +40,22 @@ def run_days(start: date, end: date) -> RunOutcome:
         }
     )
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
-    result = job.execute_in_process(
+    try:
+        with warehouse.run_lock(warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)):
+            result = _execute(job, instance, start, last, tags)
+    except RuntimeError as exc:
+        return RunOutcome(NOT_PUBLISHED, [f"nothing published: {exc}"])
+    return outcome_of(result)
+
+
+def _execute(job, instance, start: date, last: date, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+    return job.execute_in_process(
         run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("INVOICE_TRUE_LOG_LEVEL", "CRITICAL")}}}},
         instance=instance,
         partition_key=start.isoformat() if last == start else None,
         tags=tags,
         raise_on_error=False,
     )
-    return outcome_of(result)
 
 
 def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
@@ -61,21 +72,27 @@ def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
     return RunOutcome(CHECKS_FAILED if failed else PUBLISHED, lines)
 
 
+# Dagster wraps the exception a step raised; the reason a user needs is the innermost one.
+_WRAPPERS = {"DagsterExecutionStepExecutionError", "RetryRequestedFromPolicy", "DagsterUserCodeExecutionError"}
+
+
 def first_failure(result: dg.ExecuteInProcessResult) -> str:
+    tags = result.dagster_run.tags
+    partition = tags.get("dagster/partition") or "{}...{}".format(
+        tags.get("dagster/asset_partition_range_start", "?"), tags.get("dagster/asset_partition_range_end", "?")
+    )
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
-            while error.cause is not None and error.cls_name in ("DagsterExecutionStepExecutionError",):
+            while error.cause is not None and error.cls_name in _WRAPPERS:
                 error = error.cause
-            message = error.message.strip().splitlines()[0] if error.message.strip() else error.cls_name
-            partition = result.dagster_run.tags.get("dagster/partition") or "{}...{}".format(
-                result.dagster_run.tags.get("dagster/asset_partition_range_start", "?"),
-                result.dagster_run.tags.get("dagster/asset_partition_range_end", "?"),
-            )
+            lines = error.message.strip().splitlines()
+            message = lines[0] if lines else error.cls_name
+            head, _, rest = message.partition(": ")
+            if head.endswith(error.cls_name):  # "pipelines.client.SourceUnavailable: ..." -> "..."
+                message = rest
             return f"{event.step_key} [{partition}]: {message}"
-    for event in result.all_events:
-        if event.event_type_value == "ASSET_CHECK_EVALUATION":
-            data = event.event_specific_data
-            if not data.passed and data.severity == dg.AssetCheckSeverity.ERROR:
-                return f"blocking check failed: {data.asset_key.to_user_string()} {data.check_name}"
+    for evaluation in result.get_asset_check_evaluations():
+        if not evaluation.passed and evaluation.severity == dg.AssetCheckSeverity.ERROR:
+            return f"blocking check failed: {evaluation.asset_key.to_user_string()} {evaluation.check_name}"
     return "the run failed (see the Dagster event log)"

@@ -7,6 +7,7 @@ tool holding the old file open never blocks a run and never sees a half-written 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import time
 import uuid
@@ -18,10 +19,15 @@ import duckdb
 
 from pipelines.accounting import ensure_schema
 
+DEFAULT_PATH = "var/invoice_true.duckdb"
 PUBLISHED_SCHEMAS = ("raw", "quarantine", "marts")
 # Older DuckDB builds, which many SQL tools bundle, cannot read duckdb 2.0's default format.
 PUBLISHED_STORAGE_VERSION = "v1.1.0"
 LOCK_WAIT_S = 120.0
+
+
+def published_path_from_env() -> Path:
+    return Path(os.environ.get("WAREHOUSE_PATH") or DEFAULT_PATH).expanduser().resolve()
 
 
 def work_path_for(published: Path) -> Path:
@@ -50,6 +56,36 @@ def connect(path: Path, *, lock_wait_s: float = LOCK_WAIT_S) -> Iterator[duckdb.
         yield con
     finally:
         con.close()
+
+
+@contextmanager
+def run_lock(work: Path, *, wait_s: float = 3600.0, on_wait=None) -> Iterator[None]:
+    """Hold the warehouse for a whole run, so two runs at once take turns instead of interleaving.
+
+    An advisory lock on a file beside the working database; the OS releases it if the
+    process dies, so a killed run never leaves the warehouse locked.
+    """
+    work.parent.mkdir(parents=True, exist_ok=True)
+    with open(work.with_suffix(".lock"), "a+") as handle:
+        deadline = time.monotonic() + wait_s
+        told = False
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"another run has held the warehouse {work} for over {wait_s:.0f} s; not starting"
+                    ) from None
+                if on_wait and not told:
+                    on_wait(f"another run is using the warehouse {work}; waiting for it to finish")
+                    told = True
+                time.sleep(0.5)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _sql_string(value: str) -> str:

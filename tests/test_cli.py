@@ -42,15 +42,26 @@ def test_a_refused_token_publishes_nothing_and_says_why_in_one_line(tiny_server,
     assert not tiny_server.exists()
 
 
-def test_a_source_that_is_down_publishes_nothing(tiny_server, monkeypatch, capsys):
+def test_a_source_that_is_down_publishes_nothing(tiny_server, capsys):
+    import os
+    import subprocess
+    import sys
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         closed_port = s.getsockname()[1]
-    monkeypatch.setenv("GATEWAY_API_URL", f"http://127.0.0.1:{closed_port}")
-    monkeypatch.setenv("INVOICE_TRUE_HTTP_ATTEMPTS", "2")
-    assert main(["run", *DAY]) == 1
-    err = capsys.readouterr().err.strip()
-    assert "gateway API" in err and "\n" not in err
+    env = {
+        **os.environ,
+        "GATEWAY_API_URL": f"http://127.0.0.1:{closed_port}",
+        "INVOICE_TRUE_HTTP_ATTEMPTS": "2",
+        "INVOICE_TRUE_STEP_RETRIES": "0",  # read when the definitions load, so a fresh process
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "run", *DAY], env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 1
+    err = done.stderr.strip()
+    assert "gateway API" in err and "\n" not in err, err
     assert not tiny_server.exists()
 
 

@@ -71,7 +71,7 @@ class HttpSource(dg.ConfigurableResource):
 class Warehouse(dg.ConfigurableResource):
     """The published DuckDB file (WAREHOUSE_PATH) and the pipeline's working file beside it."""
 
-    path: str = "var/invoice_true.duckdb"
+    path: str = warehouse.DEFAULT_PATH
 
     @property
     def published_path(self) -> Path:
@@ -107,5 +107,5 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             token=_token("GATEWAY_API_TOKEN"),
             max_attempts=attempts,
         ),
-        "warehouse": Warehouse(path=os.environ.get("WAREHOUSE_PATH") or "var/invoice_true.duckdb"),
+        "warehouse": Warehouse(path=str(warehouse.published_path_from_env())),
     }

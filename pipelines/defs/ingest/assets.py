@@ -5,11 +5,12 @@ replaces that window in the raw table in one transaction, and quarantines what b
 the contract. A date range runs as one run, one day after another.
 """
 
-
+import os
 from datetime import date, datetime, time, timedelta, timezone
 
 import dagster as dg
 
+from pipelines.client import SourceAuthError, SourceProtocolError
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import DEMO_LABEL, HttpSource, Warehouse
 from pipelines.ingest import IngestResult, land_source
@@ -25,25 +26,31 @@ def rfc3339(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def fetch_days(context, client, con, table: str, path: str, settings: AccountingSettings, results: list) -> None:
+    margin = timedelta(seconds=settings.day_edge_margin_s)
+    for day in days_of(context.partition_time_window):
+        start = datetime.combine(day, time(), timezone.utc) - margin
+        end = start + timedelta(days=1) + 2 * margin
+        pages = client.iter_pages(path, {"start": rfc3339(start), "end": rfc3339(end)})
+        result = land_source(con, table, pages, day=day, window=(start, end), expected_currency=settings.currency)
+        context.log.info(
+            f"{table} {day}: fetched {result.fetched}, kept {result.kept}, "
+            f"quarantined {result.quarantined}, duplicates collapsed {result.duplicates}"
+        )
+        results.append(result)
+
+
 def ingest(
     context: dg.AssetExecutionContext, source: HttpSource, warehouse: Warehouse, table: str, path: str
 ) -> dg.MaterializeResult:
     settings = AccountingSettings()
-    margin = timedelta(seconds=settings.day_edge_margin_s)
     results: list[IngestResult] = []
-    with source.client() as client, warehouse.connect() as con:
-        for day in days_of(context.partition_time_window):
-            start = datetime.combine(day, time(), timezone.utc) - margin
-            end = start + timedelta(days=1) + 2 * margin
-            pages = client.iter_pages(path, {"start": rfc3339(start), "end": rfc3339(end)})
-            result = land_source(
-                con, table, pages, day=day, window=(start, end), expected_currency=settings.currency
-            )
-            context.log.info(
-                f"{table} {day}: fetched {result.fetched}, kept {result.kept}, "
-                f"quarantined {result.quarantined}, duplicates collapsed {result.duplicates}"
-            )
-            results.append(result)
+    try:
+        with source.client() as client, warehouse.connect() as con:
+            fetch_days(context, client, con, table, path, settings, results)
+    except (SourceAuthError, SourceProtocolError) as exc:
+        # A refused token or a broken protocol will not heal by itself: fail without retrying.
+        raise dg.Failure(description=str(exc), allow_retries=False) from None
     return dg.MaterializeResult(
         metadata={
             "source": DEMO_LABEL if source.is_demo else source.name,
@@ -62,6 +69,13 @@ _COMMON = dict(
     group_name="sources",
     owners=["team:fleet-finance"],
     pool="duckdb_warehouse",
+    # Transient source failures (the client's own retries exhausted) retry the step later.
+    retry_policy=dg.RetryPolicy(
+        max_retries=int(os.environ.get("INVOICE_TRUE_STEP_RETRIES", "2")),
+        delay=30,
+        backoff=dg.Backoff.EXPONENTIAL,
+        jitter=dg.Jitter.PLUS_MINUS,
+    ),
 )
 
 

@@ -1,0 +1,85 @@
+"""Publishing never blocks or tears: a SQL tool holding the published file open (a real second process)
+never makes a run fail and never sees a half-written state; two runs at once are serialised."""
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from datetime import date
+
+import duckdb
+
+from fixtures.server import FixtureServer
+from tests.conftest import TOKEN
+
+DAY, NEXT = date(2026, 10, 10), date(2026, 10, 11)
+
+READER = textwrap.dedent(
+    """
+    import sys, time, duckdb
+    path, out, seconds = sys.argv[1], sys.argv[2], float(sys.argv[3])
+    held = duckdb.connect(path, read_only=True)   # a SQL tool left open for the whole run
+    held_total = held.sql("SELECT sum(spend) FROM marts.resource_hourly").fetchall()[0][0]
+    reads = 0
+    deadline = time.monotonic() + seconds
+    with open(out, "w") as log:
+        while time.monotonic() < deadline:
+            with duckdb.connect(path, read_only=True) as con:
+                hourly, models, tiers = con.sql(
+                    "SELECT (SELECT sum(spend) FROM marts.resource_hourly),"
+                    " (SELECT sum(spend) FROM marts.cost_per_mtok_daily WHERE model <> '*'),"
+                    " (SELECT sum(spend) FROM marts.cost_per_mtok_daily WHERE model = '*')"
+                ).fetchall()[0]
+            reads += 1
+            if not (hourly == models == tiers):
+                log.write(f"TORN {hourly} {models} {tiers}\\n")
+        assert held.sql("SELECT sum(spend) FROM marts.resource_hourly").fetchall()[0][0] == held_total
+        log.write(f"READS {reads}\\n")
+    """
+)
+
+
+def test_published_file_is_readable_by_duckdb_1_x(pipeline, tiny_fleet):
+    pipeline.run(tiny_fleet, DAY, NEXT)
+    with duckdb.connect() as con:
+        con.execute(f"ATTACH '{pipeline.published}' AS published (READ_ONLY)")
+        (tags,) = con.sql("SELECT tags FROM duckdb_databases() WHERE database_name = 'published'").fetchall()[0]
+    assert tags["storage_version"].startswith("v1.")
+
+
+def test_a_reader_holding_the_file_open_never_blocks_a_run_nor_sees_a_torn_state(pipeline, tiny_fleet, tmp_path):
+    assert pipeline.run(tiny_fleet, DAY, NEXT).exit_code in (0, 2)
+    log = tmp_path / "reader.log"
+    reader = subprocess.Popen([sys.executable, "-c", READER, str(pipeline.published), str(log), "12"])
+    try:
+        time.sleep(1.5)
+        for _ in range(3):
+            assert pipeline.run(tiny_fleet, DAY, NEXT).exit_code in (0, 2)
+    finally:
+        assert reader.wait(timeout=60) == 0
+    lines = log.read_text().splitlines()
+    assert not [line for line in lines if line.startswith("TORN")]
+    assert int(lines[-1].split()[1]) > 10
+
+
+def test_two_runs_at_once_are_serialised_not_failed(tiny_fleet, tmp_path):
+    published = tmp_path / "invoice_true.duckdb"
+    with FixtureServer(tiny_fleet, token=TOKEN) as server:
+        env = {
+            **os.environ,
+            "BILLING_API_URL": server.url,
+            "GATEWAY_API_URL": server.url,
+            "BILLING_API_TOKEN": TOKEN,
+            "GATEWAY_API_TOKEN": TOKEN,
+            "WAREHOUSE_PATH": str(published),
+        }
+        env.pop("DAGSTER_HOME", None)
+        command = [sys.executable, "-m", "pipelines.cli", "run", "--start", str(DAY), "--end", str(NEXT)]
+        runs = [subprocess.Popen(command, env=env, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+        results = [(run.wait(timeout=300), run.stderr.read()) for run in runs]
+    for code, stderr in results:
+        assert code == 0, stderr
+        assert "lock" not in stderr.lower()
+    with duckdb.connect(str(published), read_only=True) as con:
+        assert con.sql("SELECT count(*) FROM raw.requests").fetchall() == [(5,)]
