@@ -1,0 +1,1 @@
+"""The provider's invoice: monthly FOCUS import, reconciliation, invoice-true $/Mtok per month."""
