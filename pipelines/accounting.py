@@ -71,7 +71,9 @@ class DayRange:
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET TimeZone = 'UTC'")
     run_sql_file(con, "raw/create_raw_tables.sql")
+    run_sql_file(con, "raw/create_invoice_tables.sql")
     run_sql_file(con, "schema/marts.sql")
+    run_sql_file(con, "schema/invoices.sql")
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: AccountingSettings) -> None:

@@ -29,30 +29,76 @@ def run_days(start: date, end: date) -> RunOutcome:
 
     if end <= start:
         return RunOutcome(NOT_PUBLISHED, [f"bad arguments: --end {end} must be after --start {start}"])
-    job = defs().resolve_job_def("invoice_true_daily")
+    definitions = defs()
+    job = definitions.resolve_job_def("invoice_true_daily")
     last = end - timedelta(days=1)
-    tags = (
-        {}
-        if last == start
-        else {
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": last.isoformat(),
-        }
-    )
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    lock = warehouse.run_lock(
+        warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)
+    )
     try:
-        with warehouse.run_lock(warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)):
-            result = _execute(job, instance, start, last, tags)
+        with lock:
+            outcome = outcome_of(_execute(job, instance, partition_tags(start, last)))
+            if outcome.exit_code != NOT_PUBLISHED:
+                for month in closed_months(start, end):
+                    outcome = worst(outcome, reconcile(definitions, instance, month))
     except RuntimeError as exc:
         return RunOutcome(NOT_PUBLISHED, [f"nothing published: {exc}"])
-    return outcome_of(result)
+    return outcome
 
 
-def _execute(job, instance, start: date, last: date, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+def partition_tags(first: date, last: date) -> dict[str, str]:
+    if first == last:
+        return {"dagster/partition": first.isoformat()}
+    return {
+        "dagster/asset_partition_range_start": first.isoformat(),
+        "dagster/asset_partition_range_end": last.isoformat(),
+    }
+
+
+def closed_months(start: date, end: date) -> list[date]:
+    """First days of the months [start, end) touches whose invoice period is over."""
+    this_month = date.today().replace(day=1)
+    months, month = [], start.replace(day=1)
+    while month < end and month < this_month:
+        months.append(month)
+        month = (month + timedelta(days=32)).replace(day=1)
+    return months
+
+
+def reconcile(definitions: dg.Definitions, instance: dg.DagsterInstance, month: date) -> RunOutcome:
+    job = definitions.resolve_job_def("invoice_reconciliation_monthly")
+    outcome = outcome_of(_execute(job, instance, partition_tags(month, month)))
+    if outcome.exit_code != NOT_PUBLISHED and not invoice_rows(month):
+        # No invoice issued (yet) is not a disagreement with one: say so, fail nothing.
+        return RunOutcome(PUBLISHED, [f"no invoice for {month:%Y-%m} from the billing API: not reconciled"])
+    if outcome.exit_code == NOT_PUBLISHED:  # the day's figures are published; only the month failed
+        return RunOutcome(CHECKS_FAILED, [f"invoice reconciliation {month:%Y-%m}: {line}" for line in outcome.lines])
+    return outcome
+
+
+def invoice_rows(month: date) -> int:
+    import duckdb
+
+    with duckdb.connect(str(warehouse.published_path_from_env()), read_only=True) as con:
+        return con.execute(
+            "SELECT count(*) FROM raw.invoice_rows WHERE billing_period = ?", [f"{month:%Y-%m}"]
+        ).fetchall()[0][0]
+
+
+def worst(a: RunOutcome, b: RunOutcome) -> RunOutcome:
+    rank = {PUBLISHED: 0, CHECKS_FAILED: 1, NOT_PUBLISHED: 2}
+    code = max(a.exit_code, b.exit_code, key=rank.__getitem__)
+    return RunOutcome(code, a.lines + b.lines)
+
+
+def _execute(job, instance: dg.DagsterInstance, tags: dict[str, str]) -> dg.ExecuteInProcessResult:
+    log_level = os.environ.get("INVOICE_TRUE_LOG_LEVEL", "CRITICAL")
+    partition = tags.pop("dagster/partition", None)
     return job.execute_in_process(
-        run_config={"loggers": {"console": {"config": {"log_level": os.environ.get("INVOICE_TRUE_LOG_LEVEL", "CRITICAL")}}}},
+        run_config={"loggers": {"console": {"config": {"log_level": log_level}}}},
         instance=instance,
-        partition_key=start.isoformat() if last == start else None,
+        partition_key=partition,
         tags=tags,
         raise_on_error=False,
     )

@@ -26,8 +26,25 @@ def tiny_server(monkeypatch, tmp_path):
         yield tmp_path / "out" / "invoice_true.duckdb"
 
 
-def test_run_publishes_and_exits_zero_when_every_check_passes(tiny_server, capsys):
-    assert main(["run", *DAY]) == 0
+def test_run_publishes_and_exits_zero_when_every_check_passes(monkeypatch, tmp_path, capsys):
+    from fixtures.fleet import simulate_fleet
+
+    fleet = simulate_fleet(seed=11, start=date(2026, 10, 26), days=4, requests_per_day=6_000)  # the gap is on day 4
+    with FixtureServer(fleet, token=TOKEN) as server:
+        for name in ("BILLING_API_URL", "GATEWAY_API_URL"):
+            monkeypatch.setenv(name, server.url)
+        for name in ("BILLING_API_TOKEN", "GATEWAY_API_TOKEN"):
+            monkeypatch.setenv(name, TOKEN)
+        monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "invoice_true.duckdb"))
+        code = main(["run", "--start", "2026-10-26", "--end", "2026-10-27"])
+    assert code == 0, capsys.readouterr().err
+    assert (tmp_path / "invoice_true.duckdb").exists()
+
+
+def test_run_exits_two_and_names_each_failed_check_when_published_with_findings(tiny_server, capsys):
+    assert main(["run", *DAY]) == 2  # the tiny fleet's 11-minute billing gap is 4.6 % of its running time
+    err = capsys.readouterr().err
+    assert "check failed: marts/observability_gaps dark_billing (error)" in err
     assert tiny_server.exists()
 
 
