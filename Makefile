@@ -20,8 +20,9 @@ test: $(VENV)/.installed
 	$(BIN)/python -m pytest
 
 dev: $(VENV)/.installed
-	DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/var/dagster_home} && mkdir -p $$DAGSTER_HOME && \
-	DAGSTER_HOME=$$DAGSTER_HOME $(BIN)/dg dev
+	export DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/var/dagster_home} && mkdir -p $$DAGSTER_HOME && \
+	{ [ -f $$DAGSTER_HOME/dagster.yaml ] || cp deploy/dagster.yaml $$DAGSTER_HOME/; } && \
+	$(BIN)/dg dev
 
 clean:
 	rm -rf $(VENV) var .cache

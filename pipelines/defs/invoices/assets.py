@@ -16,6 +16,7 @@ import dagster as dg
 
 from pipelines import warehouse as files
 from pipelines.defs.accounting.assets import markdown
+from pipelines.defs.jobs import WAREHOUSE_RUN_TAG
 from pipelines.defs.partitions import monthly, single_run
 from pipelines.defs.resources import DEMO_LABEL, HttpSource, Warehouse
 from pipelines.invoices import (
@@ -208,6 +209,7 @@ invoice_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets(RAW_INVOICES, RECONCILIATION, COST_MONTHLY),
     description="Import the month's invoice (billing API and FOCUS files), reconcile it with snapshot spend, "
     "publish invoice-true $/Mtok per tier, refresh the published DuckDB file.",
+    tags=WAREHOUSE_RUN_TAG,
 )
 
 # 06:00 UTC on the 5th, for the month before: the provider's invoice is due by then. On by default.
