@@ -72,6 +72,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("SET TimeZone = 'UTC'")
     run_sql_file(con, "raw/create_raw_tables.sql")
     run_sql_file(con, "raw/create_invoice_tables.sql")
+    run_sql_file(con, "schema/raw.sql")
     run_sql_file(con, "schema/marts.sql")
     run_sql_file(con, "schema/invoices.sql")
 

@@ -83,3 +83,22 @@ def test_two_runs_at_once_are_serialised_not_failed(tiny_fleet, tmp_path):
         assert "lock" not in stderr.lower()
     with duckdb.connect(str(published), read_only=True) as con:
         assert con.sql("SELECT count(*) FROM raw.requests").fetchall() == [(5,)]
+
+
+def test_every_published_table_and_column_has_a_comment(pipeline, tiny_fleet):
+    pipeline.run(tiny_fleet, DAY, NEXT)
+    published = ("raw", "quarantine", "marts")
+    with duckdb.connect(str(pipeline.published), read_only=True) as con:
+        tables = con.execute(
+            "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
+            "WHERE list_contains(?, schema_name) AND coalesce(comment, '') = ''",
+            [list(published)],
+        ).fetchall()
+        columns = con.execute(
+            "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
+            "WHERE list_contains(?, schema_name) AND coalesce(comment, '') = ''",
+            [list(published)],
+        ).fetchall()
+        schemas = {r[0] for r in con.execute("SELECT DISTINCT schema_name FROM duckdb_tables()").fetchall()}
+    assert tables == [] and columns == []
+    assert schemas == set(published)

@@ -4,9 +4,9 @@
 from datetime import date
 
 import dagster as dg
-import polars as pl
 
 from pipelines.accounting import DayRange, build_marts, widen_to_unfinished_day_before
+from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import Warehouse
 from pipelines.settings import AccountingSettings
@@ -42,32 +42,6 @@ BAND = dg.AssetCheckSpec(
 
 def day_range(window: dg.TimeWindow) -> DayRange:
     return DayRange(window.start.date(), window.end.date())
-
-
-def table_metadata(con, table: str, days: DayRange) -> dict[str, dg.MetadataValue]:
-    count = con.execute(f"SELECT count(*) FROM marts.{table}").fetchall()[0][0]
-    preview = con.sql(f"SELECT * FROM marts.{table} LIMIT 10").pl()
-    columns = con.execute(
-        "SELECT column_name, data_type, comment FROM duckdb_columns() "
-        "WHERE schema_name = 'marts' AND table_name = ? ORDER BY column_index",
-        [table],
-    ).fetchall()
-    return {
-        "dagster/row_count": dg.MetadataValue.int(count),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, kind, description=comment) for name, kind, comment in columns]
-        ),
-        "days": dg.MetadataValue.text(f"{days.start} to {days.end} (end exclusive, UTC)"),
-        "preview": dg.MetadataValue.md(markdown(preview) if count else "(empty)"),
-    }
-
-
-def markdown(frame: pl.DataFrame) -> str:
-    with pl.Config(
-        tbl_formatting="ASCII_MARKDOWN", tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
-        tbl_rows=-1, tbl_cols=-1, fmt_str_lengths=60,
-    ):
-        return str(frame)
 
 
 def band_result(con) -> dg.AssetCheckResult:
@@ -133,6 +107,9 @@ def accounting_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
             context.log.info(f"also rebuilding {days.start}: it was published with incomplete billing")
         build_marts(con, days, AccountingSettings())
         for table in MARTS:
-            yield dg.MaterializeResult(asset_key=["marts", table], metadata=table_metadata(con, table, days))
+            yield dg.MaterializeResult(asset_key=["marts", table], metadata={
+                **table_metadata(con, "marts", table),
+                "days": dg.MetadataValue.text(f"{days.start} to {days.end} (end exclusive, UTC)"),
+            })
         yield conservation_result(con, days)
         yield band_result(con)

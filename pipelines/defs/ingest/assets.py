@@ -11,6 +11,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import dagster as dg
 
 from pipelines.client import SourceAuthError, SourceProtocolError
+from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import DEMO_LABEL, HttpSource, Warehouse
 from pipelines.ingest import IngestResult, land_source
@@ -48,11 +49,13 @@ def ingest(
     try:
         with source.client() as client, warehouse.connect() as con:
             fetch_days(context, client, con, table, path, settings, results)
+            shown = table_metadata(con, "raw", table)
     except (SourceAuthError, SourceProtocolError) as exc:
         # A refused token or a broken protocol will not heal by itself: fail without retrying.
         raise dg.Failure(description=str(exc), allow_retries=False) from None
     return dg.MaterializeResult(
         metadata={
+            **shown,
             "source": DEMO_LABEL if source.is_demo else source.name,
             "days": len(results),
             "rows_fetched": sum(r.fetched for r in results),

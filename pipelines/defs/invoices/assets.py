@@ -15,7 +15,7 @@ from datetime import datetime
 import dagster as dg
 
 from pipelines import warehouse as files
-from pipelines.defs.accounting.assets import markdown
+from pipelines.defs.metadata import table_metadata
 from pipelines.defs.jobs import WAREHOUSE_RUN_TAG
 from pipelines.defs.partitions import monthly, single_run
 from pipelines.defs.resources import DEMO_LABEL, HttpSource, Warehouse
@@ -144,21 +144,9 @@ def reconciliation_result(summaries: list[ReconciliationSummary]) -> dg.AssetChe
 
 
 def mart_metadata(con, table: str, periods: list[str]) -> dict[str, dg.MetadataValue]:
-    where = "WHERE list_contains(?, billing_period)"
-    count = con.execute(f"SELECT count(*) FROM marts.{table} {where}", [periods]).fetchall()[0][0]
-    preview = con.sql(f"SELECT * FROM marts.{table} {where} ORDER BY ALL LIMIT 20", params=[periods]).pl()
-    columns = con.execute(
-        "SELECT column_name, data_type, comment FROM duckdb_columns() "
-        "WHERE schema_name = 'marts' AND table_name = ? ORDER BY column_index",
-        [table],
-    ).fetchall()
     return {
-        "dagster/row_count": dg.MetadataValue.int(count),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name, kind, description=comment) for name, kind, comment in columns]
-        ),
+        **table_metadata(con, "marts", table, where="WHERE list_contains(?, billing_period)", params=[periods]),
         "billing_periods": dg.MetadataValue.json(periods),
-        "preview": dg.MetadataValue.md(markdown(preview) if count else "(empty)"),
     }
 
 

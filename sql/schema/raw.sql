@@ -1,0 +1,56 @@
+-- COMMENTs on the raw and quarantine tables, worded from the source contracts in models/sources.py.
+
+COMMENT ON TABLE raw.billing_snapshots IS 'Billing samples as fetched (GET /v1/billing/snapshots), typed and deduplicated on (resource_id, sampled_at). Spend is always a difference of cumulative_cost.';
+COMMENT ON COLUMN raw.billing_snapshots.sampled_at IS 'When the provider''s billing was read (UTC instant).';
+COMMENT ON COLUMN raw.billing_snapshots.resource_id IS 'The provider''s id of the instance or volume.';
+COMMENT ON COLUMN raw.billing_snapshots.tier IS 'The operator''s capacity tier, e.g. `h100-class`.';
+COMMENT ON COLUMN raw.billing_snapshots.gpu_type IS 'e.g. `H100-SXM-80GB`; null for a volume.';
+COMMENT ON COLUMN raw.billing_snapshots.gpu_count IS 'GPUs on the resource, 0 for a volume.';
+COMMENT ON COLUMN raw.billing_snapshots.price_model IS '`spot`, `on_demand` or `reserved`.';
+COMMENT ON COLUMN raw.billing_snapshots.state IS '`running`, `hibernated`, `stopped` or `terminated`.';
+COMMENT ON COLUMN raw.billing_snapshots.rate_per_hour IS 'The current rate, for display only; never multiplied.';
+COMMENT ON COLUMN raw.billing_snapshots.cumulative_cost IS 'Bill accrued since `billing_period_start`.';
+COMMENT ON COLUMN raw.billing_snapshots.billing_period_start IS 'Start of the billing period; a change resets `cumulative_cost`.';
+COMMENT ON COLUMN raw.billing_snapshots.currency IS 'ISO 4217 currency code.';
+COMMENT ON TABLE quarantine.billing_snapshots IS 'Rows of raw.billing_snapshots that broke their contract, kept with the reason: nothing fetched is lost.';
+COMMENT ON COLUMN quarantine.billing_snapshots.source IS 'The source the row came from.';
+COMMENT ON COLUMN quarantine.billing_snapshots.day IS 'The UTC day whose fetch brought the row.';
+COMMENT ON COLUMN quarantine.billing_snapshots.row_number IS 'Position of the row in that fetch.';
+COMMENT ON COLUMN quarantine.billing_snapshots.field IS 'The first field that broke the contract.';
+COMMENT ON COLUMN quarantine.billing_snapshots.reason IS 'Why the row was rejected, in the contract''s words.';
+COMMENT ON COLUMN quarantine.billing_snapshots.raw_payload IS 'The row as it arrived (JSON).';
+
+COMMENT ON TABLE raw.requests IS 'Gateway usage log as fetched (GET /v1/usage/requests), typed and deduplicated on request_id.';
+COMMENT ON COLUMN raw.requests.request_id IS 'Unique; a re-delivered row repeats it.';
+COMMENT ON COLUMN raw.requests.received_at IS 'When the gateway received the request.';
+COMMENT ON COLUMN raw.requests.first_token_at IS 'Null when nothing streamed.';
+COMMENT ON COLUMN raw.requests.finished_at IS 'When the response ended; never before `received_at`.';
+COMMENT ON COLUMN raw.requests.model IS 'The served model.';
+COMMENT ON COLUMN raw.requests.tier IS 'The tier that served it.';
+COMMENT ON COLUMN raw.requests.resource_id IS 'The replica; null when never routed (e.g. a wake that timed out).';
+COMMENT ON COLUMN raw.requests.status IS 'HTTP status the client got.';
+COMMENT ON COLUMN raw.requests.error IS 'e.g. `wake_timeout`.';
+COMMENT ON COLUMN raw.requests.prompt_tokens IS 'OpenAI `usage.prompt_tokens`.';
+COMMENT ON COLUMN raw.requests.completion_tokens IS 'OpenAI `usage.completion_tokens`.';
+COMMENT ON COLUMN raw.requests.cached_tokens IS 'Prompt tokens served from cache.';
+COMMENT ON COLUMN raw.requests.api_key_id IS 'Opaque caller id.';
+COMMENT ON TABLE quarantine.requests IS 'Rows of raw.requests that broke their contract, kept with the reason: nothing fetched is lost.';
+COMMENT ON COLUMN quarantine.requests.source IS 'The source the row came from.';
+COMMENT ON COLUMN quarantine.requests.day IS 'The UTC day whose fetch brought the row.';
+COMMENT ON COLUMN quarantine.requests.row_number IS 'Position of the row in that fetch.';
+COMMENT ON COLUMN quarantine.requests.field IS 'The first field that broke the contract.';
+COMMENT ON COLUMN quarantine.requests.reason IS 'Why the row was rejected, in the contract''s words.';
+COMMENT ON COLUMN quarantine.requests.raw_payload IS 'The row as it arrived (JSON).';
+
+COMMENT ON TABLE raw.fleet_events IS 'Fleet lifecycle events as fetched (GET /v1/fleet/events), deduplicated on (resource_id, at, event).';
+COMMENT ON COLUMN raw.fleet_events."at" IS 'When the event happened (UTC instant).';
+COMMENT ON COLUMN raw.fleet_events.resource_id IS 'The resource the event is about.';
+COMMENT ON COLUMN raw.fleet_events.tier IS 'The resource''s tier.';
+COMMENT ON COLUMN raw.fleet_events.event IS 'What happened.';
+COMMENT ON TABLE quarantine.fleet_events IS 'Rows of raw.fleet_events that broke their contract, kept with the reason: nothing fetched is lost.';
+COMMENT ON COLUMN quarantine.fleet_events.source IS 'The source the row came from.';
+COMMENT ON COLUMN quarantine.fleet_events.day IS 'The UTC day whose fetch brought the row.';
+COMMENT ON COLUMN quarantine.fleet_events.row_number IS 'Position of the row in that fetch.';
+COMMENT ON COLUMN quarantine.fleet_events.field IS 'The first field that broke the contract.';
+COMMENT ON COLUMN quarantine.fleet_events.reason IS 'Why the row was rejected, in the contract''s words.';
+COMMENT ON COLUMN quarantine.fleet_events.raw_payload IS 'The row as it arrived (JSON).';
