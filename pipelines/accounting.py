@@ -38,6 +38,8 @@ DAILY_MARTS = (
 WHOLE_MARTS = (
     "marts/cost_by_idle_fraction.sql",
     "marts/band_check.sql",
+    "marts/crossover.sql",
+    "marts/demand_profile.sql",
 )
 
 
@@ -74,6 +76,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "raw/create_invoice_tables.sql")
     run_sql_file(con, "schema/raw.sql")
     run_sql_file(con, "schema/marts.sql")
+    run_sql_file(con, "schema/reports.sql")
     run_sql_file(con, "schema/invoices.sql")
 
 

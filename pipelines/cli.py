@@ -71,7 +71,11 @@ def demo() -> int:
     finally:
         server.close()
     if outcome.exit_code != NOT_PUBLISHED:
-        print_demo_table(Path(os.environ["WAREHOUSE_PATH"]).resolve())
+        from dashboards.render import dashboard_path_for
+
+        published = Path(os.environ["WAREHOUSE_PATH"]).resolve()
+        print_demo_table(published)
+        print(f"Dashboard: {dashboard_path_for(published)}")
     return report(outcome)
 
 

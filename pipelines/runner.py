@@ -104,8 +104,15 @@ def _execute(job, instance: dg.DagsterInstance, tags: dict[str, str]) -> dg.Exec
     )
 
 
+# Steps after the publish: their failure leaves the published file in place, so it is a finding.
+AFTER_PUBLISH = {"reports__dashboard"}
+
+
 def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
     if not result.success:
+        failed = {e.step_key for e in result.all_events if e.is_step_failure}
+        if failed and failed <= AFTER_PUBLISH:
+            return RunOutcome(CHECKS_FAILED, [f"published, but {first_failure(result)}"])
         return RunOutcome(NOT_PUBLISHED, [f"nothing published: {first_failure(result)}"])
     failed = [
         evaluation

@@ -7,8 +7,9 @@ WAREHOUSE_RUN_TAG = {"invoice_true/warehouse": "main"}
 
 accounting_job = dg.define_asset_job(
     "invoice_true_daily",
-    selection=dg.AssetSelection.groups("sources", "marts", "publish"),
-    description="Fetch each day of the sources, build the invoice-true marts, publish the DuckDB file.",
+    selection=dg.AssetSelection.groups("sources", "marts", "publish", "reports"),
+    description="Fetch each day of the sources, build the invoice-true marts, publish the DuckDB file, "
+    "render the HTML dashboard.",
     tags=WAREHOUSE_RUN_TAG,
 )
 

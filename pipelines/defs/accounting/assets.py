@@ -21,6 +21,10 @@ MARTS: dict[str, str] = {
     "band_check": "Each H100-class tier-day against the $0.30-$0.70/Mtok band.",
     "observability_gaps": "Billing that went dark: gaps between samples and open stretches.",
     "billing_resets": "Every reset of a cumulative bill (new billing period, or a cumulative that fell).",
+    "crossover": "Build or buy per tier over the trailing 30 days: utilisation u beside break-even u*, monthly "
+    "cost self-hosted and on a per-token gateway (p and L are configured examples).",
+    "demand_profile": "Per UTC day and tier: hourly completion tokens at the median, p95 and peak, "
+    "peak_to_median, busy_fraction.",
 }
 RAW_KEYS = [dg.AssetKey(["raw", name]) for name in ("billing_snapshots", "requests", "fleet_events")]
 CONSERVATION = dg.AssetCheckSpec(

@@ -1,0 +1,153 @@
+"""What the dashboard shows, read from the published DuckDB file (the truth users see).
+
+Each query returns plain rows (dicts) with the published values untouched: money stays Decimal, so
+the `data-` attributes the renderer writes are exactly what a SQL tool would read. A table that is
+not in the file (a mart not built yet, e.g. marts.invoice_reconciliation) reads as `None`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import duckdb
+
+Row = dict[str, Any]
+
+TIER_DAYS = """
+SELECT d.day, d.tier, d.spend, d.completion_tokens, d.usd_per_mtok, d.idle_fraction, d.billing_complete,
+       b.verdict
+FROM marts.cost_per_mtok_daily AS d
+LEFT JOIN marts.band_check AS b USING (day, tier)
+WHERE d.model = '*'
+ORDER BY d.tier, d.day
+"""
+
+IDLE_CURVE = """
+SELECT tier, idle_bucket, resource_hours, spend, completion_tokens, usd_per_mtok
+FROM marts.cost_by_idle_fraction
+ORDER BY tier, CASE idle_bucket WHEN '[0,.1)' THEN 0 WHEN '[.1,.25)' THEN 1 WHEN '[.25,.5)' THEN 2
+                                WHEN '[.5,.75)' THEN 3 ELSE 4 END
+"""
+
+SPEND_BY_STATE = """
+SELECT hour::DATE AS day, tier,
+       sum(spend) AS spend, sum(spend_serving) AS serving, sum(spend_idle) AS idle,
+       sum(spend_waking) AS waking, sum(spend_parked) AS parked,
+       bool_and(billing_complete) AS billing_complete
+FROM marts.resource_hourly
+GROUP BY ALL
+ORDER BY tier, day
+"""
+
+MODELS = """
+SELECT tier, model, sum(spend) AS spend, sum(completion_tokens) AS completion_tokens,
+       sum(requests) AS requests,
+       CASE WHEN sum(completion_tokens) > 0 THEN
+           round(sum(spend) * 1000000 / sum(completion_tokens), 9)::DECIMAL(38, 9) END AS usd_per_mtok,
+       count(*) FILTER (WHERE NOT billing_complete) AS incomplete_days,
+       min(day) AS first_day, max(day) AS last_day
+FROM marts.cost_per_mtok_daily
+WHERE model <> '*'
+GROUP BY ALL
+ORDER BY tier, spend DESC, model
+"""
+
+CROSSOVER = "SELECT * FROM marts.crossover ORDER BY tier"
+DEMAND = "SELECT * FROM marts.demand_profile ORDER BY tier, day"
+GAPS = """
+SELECT g.resource_id, r.tier, g.gap_start, g.gap_end, g.seconds
+FROM marts.observability_gaps AS g
+LEFT JOIN (SELECT resource_id, any_value(tier) AS tier FROM marts.resource_hourly GROUP BY ALL) AS r USING (resource_id)
+ORDER BY g.gap_start, g.resource_id
+"""
+RESETS = 'SELECT resource_id, "at", previous_cumulative, cumulative, reason FROM marts.billing_resets ORDER BY "at", resource_id'
+RESOURCES = """
+SELECT resource_id, any_value(tier) AS tier, min(hour) AS first_hour, max(hour) AS last_hour
+FROM marts.resource_hourly GROUP BY resource_id ORDER BY tier, resource_id
+"""
+QUARANTINE_SOURCES = ("requests", "billing_snapshots", "fleet_events")
+RECONCILIATION = """
+SELECT billing_period, status, count(*) AS rows, sum(snapshot_spend) AS snapshot_spend,
+       sum(invoiced_cost) AS invoiced_cost, sum(variance) AS variance
+FROM marts.invoice_reconciliation
+GROUP BY ALL
+ORDER BY billing_period, status
+"""
+RECONCILIATION_WORST = """
+SELECT billing_period, resource_id, snapshot_spend, invoiced_cost, variance, variance_pct, status
+FROM marts.invoice_reconciliation
+WHERE status IN ('mismatch', 'not_invoiced', 'not_observed')
+ORDER BY abs(coalesce(variance, 0)) DESC
+LIMIT 10
+"""
+
+
+@dataclass
+class DashboardData:
+    tier_days: list[Row]
+    idle_curve: list[Row]
+    spend_by_state: list[Row]
+    models: list[Row]
+    crossover: list[Row] | None
+    demand: list[Row] | None
+    gaps: list[Row]
+    resets: list[Row]
+    resources: list[Row]
+    quarantine: dict[str, int | None]
+    reconciliation: list[Row] | None
+    reconciliation_worst: list[Row] | None
+    band: tuple[Any, Any] | None  # (low, high) $/Mtok from the band mart's configuration, if known
+
+    @property
+    def tiers(self) -> list[str]:
+        return sorted({r["tier"] for r in self.tier_days})
+
+    @property
+    def days(self) -> list:
+        return sorted({r["day"] for r in self.tier_days})
+
+
+def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[Row]:
+    cursor = con.execute(sql)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, r)) for r in cursor.fetchall()]
+
+
+def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? AND database_name = current_database()",
+        [schema, table],
+    ).fetchall()[0][0])
+
+
+def optional_rows(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> list[Row] | None:
+    schema, name = table.split(".")
+    return rows(con, sql) if has_table(con, schema, name) else None
+
+
+def quarantine_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
+    return {
+        source: con.execute(f"SELECT count(*) FROM quarantine.{source}").fetchall()[0][0]
+        if has_table(con, "quarantine", source) else None
+        for source in QUARANTINE_SOURCES
+    }
+
+
+def load(con: duckdb.DuckDBPyConnection, band: tuple[Any, Any] | None = None) -> DashboardData:
+    con.execute("SET TimeZone = 'UTC'")
+    return DashboardData(
+        tier_days=rows(con, TIER_DAYS),
+        idle_curve=rows(con, IDLE_CURVE),
+        spend_by_state=rows(con, SPEND_BY_STATE),
+        models=rows(con, MODELS),
+        crossover=optional_rows(con, "marts.crossover", CROSSOVER),
+        demand=optional_rows(con, "marts.demand_profile", DEMAND),
+        gaps=rows(con, GAPS),
+        resets=rows(con, RESETS),
+        resources=rows(con, RESOURCES),
+        quarantine=quarantine_counts(con),
+        reconciliation=optional_rows(con, "marts.invoice_reconciliation", RECONCILIATION),
+        reconciliation_worst=optional_rows(con, "marts.invoice_reconciliation", RECONCILIATION_WORST),
+        band=band,
+    )

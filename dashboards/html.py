@@ -1,0 +1,45 @@
+"""Small HTML pieces: tables, badges, sections. Text is escaped here, once."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from html import escape
+
+from dashboards.svg import attrs
+
+Cell = str | tuple[str, str]  # text, or (text, css class)
+
+
+def cell(tag: str, value: Cell) -> str:
+    content, css = (value, None) if isinstance(value, str) else value
+    return f"<{tag}{attrs(class_=css)}>{escape(content)}</{tag}>"
+
+
+def table(headers: Sequence[Cell], rows: Iterable[Sequence[Cell]], caption: str | None = None, **values) -> str:
+    head = "".join(cell("th", h) for h in headers)
+    body = "".join("<tr>" + "".join(cell("td", c) for c in row) + "</tr>" for row in rows)
+    cap = f"<caption class=\"note\">{escape(caption)}</caption>" if caption else ""
+    return f"<div class=\"scroll\"><table{attrs(**values)}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
+
+
+def badge(label: str, colour: str) -> str:
+    return f'<span class="badge" style="background:{escape(colour, quote=True)}">{escape(label)}</span>'
+
+
+def section(key: str, title: str, lede: str, body: Iterable[str]) -> str:
+    return (
+        f'<section id="{escape(key, quote=True)}" data-section="{escape(key, quote=True)}">'
+        f"<h2>{escape(title)}</h2><p class=\"lede\">{escape(lede)}</p>{''.join(body)}</section>"
+    )
+
+
+def panel(title: str, body: Iterable[str], **values) -> str:
+    return f"<div class=\"panel\"{attrs(**values)}><h3>{escape(title)}</h3>{''.join(body)}</div>"
+
+
+def paragraph(content: str, css: str = "note") -> str:
+    return f'<p class="{escape(css, quote=True)}">{escape(content)}</p>'
+
+
+def kpi(value: str, label: str) -> str:
+    return f'<div class="kpi"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
