@@ -90,3 +90,31 @@ def test_the_next_run_makes_a_day_whole_once_the_sample_after_it_is_stored(pipel
 
     pipeline.run(small_fleet, DAY, DAY + timedelta(days=2))  # the same day built from the full data
     assert pipeline.query("SELECT * FROM marts.cost_per_mtok_daily WHERE day = '2026-10-26' ORDER BY ALL") == whole
+
+
+def test_with_no_source_urls_the_bundled_demo_fleet_is_read_over_http_and_labelled(monkeypatch, tmp_path):
+    import dagster as dg
+
+    from pipelines.definitions import defs
+
+    for name in ("BILLING_API_URL", "GATEWAY_API_URL", "BILLING_API_TOKEN", "GATEWAY_API_TOKEN", "DAGSTER_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "invoice_true.duckdb"))
+    definitions = defs()
+    job = definitions.resolve_job_def("invoice_true_daily")
+    with dg.instance_for_test() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            partition_key="2026-10-26",
+            asset_selection=[dg.AssetKey(["raw", "fleet_events"]), dg.AssetKey(["raw", "billing_snapshots"])],
+            raise_on_error=True,
+        )
+        labels = {
+            m.asset_key.to_user_string(): m.metadata["source"].value for m in result.asset_materializations_for_node(
+                "raw__fleet_events"
+            ) + result.asset_materializations_for_node("raw__billing_snapshots")
+        }
+    assert labels == {
+        "raw/fleet_events": "bundled demo fleet (fixtures/): demo data, not a real fleet",
+        "raw/billing_snapshots": "bundled demo fleet (fixtures/): demo data, not a real fleet",
+    }
