@@ -29,15 +29,18 @@ def run_days(start: date, end: date) -> RunOutcome:
 
     if end <= start:
         return RunOutcome(NOT_PUBLISHED, [f"bad arguments: --end {end} must be after --start {start}"])
-    definitions = defs()
-    job = definitions.resolve_job_def("invoice_true_daily")
     last = end - timedelta(days=1)
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     lock = warehouse.run_lock(
         warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)
     )
     try:
-        with lock:
+        # The definitions load inside the live instance, and the instance is disposed after:
+        # Dagster keeps a process-wide pointer to the latest instance's storage, and a load
+        # that meets a collected one fails.
+        with instance, lock:
+            definitions = defs()
+            job = definitions.resolve_job_def("invoice_true_daily")
             outcome = outcome_of(_execute(job, instance, partition_tags(start, last)))
             if outcome.exit_code != NOT_PUBLISHED:
                 for month in closed_months(start, end):

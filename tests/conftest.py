@@ -40,6 +40,23 @@ class PipelineRun:
             return [dict(zip(names, row)) for row in cursor.fetchall()]
 
 
+@pytest.fixture(autouse=True)
+def fresh_dagster_context():
+    """Each test starts with no Dagster state storage in context.
+
+    Some Dagster helpers (schedule evaluation) set a process-wide pointer to an instance's
+    storage and leave it behind; a later definitions load then meets a collected instance.
+    """
+    from dagster._core.storage.defs_state.base import _current_storage
+
+    token = _current_storage.set(None)
+    yield
+    try:
+        _current_storage.reset(token)
+    except ValueError:
+        _current_storage.set(None)
+
+
 @pytest.fixture
 def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> PipelineRun:
     monkeypatch.delenv("DAGSTER_HOME", raising=False)

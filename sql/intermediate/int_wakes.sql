@@ -9,12 +9,43 @@ WITH events AS (
     WHERE "at" >= $range_start - INTERVAL 1 DAY
       AND "at" < $range_end + INTERVAL 1 DAY
 ),
+stretch_samples AS (
+    -- The samples that tell where running time ends, over the same look-back as the
+    -- events (plus the one sample before it and the first after the range): a wake that
+    -- began before the range ends where its running time ended, even when that is before
+    -- the range's own first interval, so building D alone cuts it as a longer build does.
+    SELECT resource_id, sampled_at, state
+    FROM raw.billing_snapshots
+    WHERE sampled_at >= $range_start - INTERVAL 1 DAY AND sampled_at < $range_end
+    UNION ALL
+    SELECT resource_id, max(sampled_at), arg_max(state, sampled_at)
+    FROM raw.billing_snapshots
+    WHERE sampled_at < $range_start - INTERVAL 1 DAY
+    GROUP BY resource_id
+    UNION ALL
+    SELECT resource_id, min(sampled_at), arg_min(state, sampled_at)
+    FROM raw.billing_snapshots
+    WHERE sampled_at >= $range_end
+    GROUP BY resource_id
+),
+stretch_intervals AS (
+    -- rule 1 and 2: sample i closes (t[i-1], t[i]] with its state; none after `terminated`
+    SELECT
+        resource_id,
+        lag(sampled_at) OVER by_time AS interval_start,
+        sampled_at                   AS interval_end,
+        lag(state)      OVER by_time AS previous_state,
+        CASE WHEN state IN ('running', 'terminated') THEN 'running' ELSE 'parked' END AS time_kind
+    FROM stretch_samples
+    WINDOW by_time AS (PARTITION BY resource_id ORDER BY sampled_at)
+),
 next_interval AS (
     SELECT
         *,
         lead(interval_start) OVER by_time AS next_interval_start,
         lead(time_kind)      OVER by_time AS next_time_kind
-    FROM intermediate.spend_intervals
+    FROM stretch_intervals
+    WHERE interval_start IS NOT NULL AND previous_state <> 'terminated'
     WINDOW by_time AS (PARTITION BY resource_id ORDER BY interval_end)
 ),
 wake_ends AS (
