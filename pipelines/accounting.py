@@ -88,7 +88,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: Accoun
     try:
         for model in INTERMEDIATE_MODELS:
             run_sql_file(con, model, params)
-        check_single_currency(con, settings.currency)
+        check_single_currency(con, days, settings.currency)
         for model in DAILY_MARTS + WHOLE_MARTS:
             run_sql_file(con, model, params)
         con.execute("COMMIT")
@@ -111,10 +111,12 @@ def widen_to_unfinished_day_before(con: duckdb.DuckDBPyConnection, days: DayRang
     return DayRange(before.start, days.end) if unfinished else days
 
 
-def check_single_currency(con: duckdb.DuckDBPyConnection, expected: str | None) -> None:
+def check_single_currency(con: duckdb.DuckDBPyConnection, days: DayRange, expected: str | None) -> None:
     rows = con.execute(
-        "SELECT currency, list(DISTINCT resource_id ORDER BY resource_id) "
-        "FROM intermediate.samples_in_scope GROUP BY currency ORDER BY currency"
+        # the samples that bill the range: a resource terminated before it bills nothing in it
+        "SELECT currency, list(DISTINCT resource_id ORDER BY resource_id) FROM intermediate.samples_in_scope "
+        "WHERE sampled_at >= ? OR state <> 'terminated' GROUP BY currency ORDER BY currency",
+        [days.start_at],
     ).fetchall()
     currencies = {currency: resources for currency, resources in rows}
     allowed = {expected} if expected else set(list(currencies)[:1])

@@ -909,11 +909,6 @@ def test_configured_currency_rejects_a_single_other_currency(con):
     assert hourly(con, "eur-1")[t("11:00")]["spend"] == M(1)
 
 
-@pytest.mark.xfail(strict=True, raises=CurrencyMixError, reason=(
-    "Judgment call reported, not fixed: the currency check runs over samples_in_scope, which "
-    "holds every resource's last sample before the range, so a resource terminated long ago in "
-    "another currency (no money in the range) blocks every later build."
-))
 def test_currency_of_a_resource_terminated_long_before_the_range_does_not_block_it(con):
     load(con, snapshots=series("old-eur", [(t("10:00", day=1), "0"), (t("10:01", day=1), "1", "terminated")],
                                currency="EUR")
@@ -945,11 +940,6 @@ def test_rerunning_build_marts_for_the_same_range_gives_identical_tables(con):
     assert {table: table_dump(con, table) for table in MARTS} == first
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Judgment call reported, not fixed: cost_per_mtok_daily rounds idle_fraction through DOUBLE "
-    "(round(x, 9)), so half-way ratios round down where resource_hourly rounds half up on exact "
-    "integers; band_check then judges 0.2500000005 as <= 0.25."
-))
 def test_daily_idle_fraction_rounds_like_the_hourly_one_and_the_band_sees_the_exact_ratio(con):
     # runs 2000 s (10:00 .. 10:33:20), busy 1499.999999 s: idle 500.000001 / 2000 = 0.2500000005
     load(

@@ -78,7 +78,11 @@ model_rows AS (
         coalesce(t.completion_tokens, 0) AS completion_tokens,
         coalesce(t.prompt_tokens, 0) AS prompt_tokens,
         coalesce(t.requests, 0) AS requests,
-        CASE WHEN m.weighted_running_us > 0 THEN m.weighted_idle_us / m.weighted_running_us END AS idle_ratio,
+        -- token-share weights make this a sum of fractions with different denominators: the one
+        -- ratio computed in floating point, then rounded to 9 decimals
+        CASE WHEN m.weighted_running_us > 0 THEN
+            round(m.weighted_idle_us / m.weighted_running_us, 9)::DECIMAL(38, 9)
+        END AS idle_fraction,
         coalesce(m.billing_complete, true) AS billing_complete
     FROM model_money AS m
     FULL JOIN model_tokens AS t USING (day, tier, model)
@@ -87,7 +91,10 @@ tier_rows AS (
     SELECT t.day, t.tier, '*' AS model,
         t.spend_nanos, t.spend_nanos * 1000000 AS exact_spend_femtos,
         t.completion_tokens, t.prompt_tokens, t.requests,
-        CASE WHEN r.running_us > 0 THEN r.idle_us::DOUBLE / r.running_us END AS idle_ratio,
+        -- the whole tier pools exact seconds: rounded half up on integers, like resource_hourly
+        CASE WHEN r.running_us > 0 THEN
+            ((r.idle_us * 2000000000 + r.running_us) // (2 * r.running_us))::DECIMAL(38, 0) * 0.000000001
+        END AS idle_fraction,
         coalesce(r.billing_complete, true) AS billing_complete
     FROM (
         SELECT day, tier, sum(spend_nanos) AS spend_nanos, sum(completion_tokens) AS completion_tokens,
@@ -112,7 +119,7 @@ SELECT
     CASE WHEN completion_tokens > 0 THEN
         ((exact_spend_femtos * 2 + completion_tokens) // (2 * completion_tokens))::DECIMAL(38, 0) * 0.000000001
     END AS usd_per_mtok,
-    round(idle_ratio, 9)::DECIMAL(38, 9) AS idle_fraction,
+    idle_fraction,
     billing_complete
 FROM all_rows
 WHERE day >= $range_start::DATE AND day < $range_end::DATE
