@@ -1,7 +1,8 @@
 """Bulk landing of fetched pages into the DuckDB raw tables (DESIGN.md "Sources", rule 9, "Day edges").
 
-Pages are written to a scratch folder as the `data` arrays they hold and read by DuckDB in one
-parallel scan, every field as text; the rules of models/sources.py are applied in SQL
+Pages are written to a scratch folder as the `data` arrays they hold, by a fetch thread, and read
+by DuckDB in batches as they arrive (one parallel scan per batch, while the next pages download),
+every field as text; the rules of models/sources.py are applied in SQL
 (sql/ingest/type_<source>.sql). Only rejected rows go through pydantic, to word their reason
 exactly as the contract does. The fetched window is then replaced in one transaction.
 """
@@ -10,9 +11,11 @@ from __future__ import annotations
 
 import bisect
 import json
+import queue
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
@@ -100,14 +103,26 @@ def land_source(
         "text_columns": "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}",
     }
     try:
-        with tempfile.TemporaryDirectory(prefix=f"ingest-{source}-") as scratch:
-            page_files = _write_pages(pages, Path(scratch), shape.decimal_fields)
+        with tempfile.TemporaryDirectory(prefix=f"ingest-{source}-") as scratch, \
+                _PageFiles(pages, Path(scratch), shape.decimal_fields) as fetched_pages:
+            # Pages are typed in batches as they arrive: the next pages download on the fetch
+            # thread while DuckDB types the ones already here. Row numbers run on across batches.
+            page_files: list[str] = []
+            for batch in fetched_pages.batches():
+                names["page_files"] = "[" + ", ".join(_literal(f) for f in batch) + "]"
+                names["row_offset"] = str(len(page_files) and _count(con, "typed_rows"))
+                names["into_typed_rows"] = ("INSERT INTO typed_rows BY NAME" if page_files
+                                            else "CREATE OR REPLACE TEMP TABLE typed_rows AS")
+                _run(con, "ingest/stage_pages.sql", names, params)
+                try:
+                    _run(con, f"ingest/type_{source}.sql", names, params)
+                except duckdb.Error as exc:
+                    raise ValueError(f"{source}: a fetched page is not a JSON array of rows: {exc}") from None
+                page_files += batch
+            # the whole fetch, read again only for the JSON text of a rejected row
             names["page_files"] = "[" + ", ".join(_literal(f) for f in page_files) + "]"
+            names["row_offset"] = "0"
             _run(con, "ingest/stage_pages.sql", names, params)
-            try:
-                _run(con, f"ingest/type_{source}.sql", names, params)
-            except duckdb.Error as exc:
-                raise ValueError(f"{source}: a fetched page is not a JSON array of rows: {exc}") from None
             _run(con, "ingest/find_duplicate_keys.sql", names, params)
             _run(con, "ingest/collapse_identical_copies.sql", names, params)
             _run(con, "ingest/find_conflicting_copies.sql", names, params)
@@ -140,21 +155,67 @@ def land_source(
     return result
 
 
-def _write_pages(pages: Iterable[bytes], folder: Path, decimal_fields: tuple[str, ...]) -> list[str]:
-    quote_decimals = _decimal_quoter(decimal_fields)
-    files = []
-    for number, body in enumerate(pages, start=1):
+class _PageFiles:
+    """Fetches pages on a background thread and writes each one's `data` array to a file.
+
+    `batches()` yields, in fetch order, the files written since the last batch (at least one),
+    so DuckDB types those while the next pages download. A fetch error is raised in the caller's
+    thread; leaving the context stops the fetch thread and waits for it.
+    """
+
+    _DONE = object()
+
+    def __init__(self, pages: Iterable[bytes], folder: Path, decimal_fields: tuple[str, ...]) -> None:
+        self._pages, self._folder = pages, folder
+        self._quote = _decimal_quoter(decimal_fields)
+        self._ready: queue.Queue = queue.Queue()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, name="ingest-fetch", daemon=True)
+
+    def __enter__(self) -> _PageFiles:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _fetch(self) -> None:
         try:
-            rows, _ = split_envelope(body)
-        except ValueError as exc:
-            raise ValueError(f"page {number} is not a valid page: {exc}") from None
-        path = folder / f"page-{number:06d}.json"
-        path.write_bytes(quote_decimals(bytes(rows)) if quote_decimals else rows)
-        files.append(str(path))
-    if not files:  # DuckDB needs a file to know the columns
-        (folder / "page-000000.json").write_bytes(b"[]")
-        files.append(str(folder / "page-000000.json"))
-    return files
+            for number, body in enumerate(self._pages, start=1):
+                if self._stop.is_set():
+                    return
+                try:
+                    rows, _ = split_envelope(body)
+                except ValueError as exc:
+                    raise ValueError(f"page {number} is not a valid page: {exc}") from None
+                path = self._folder / f"page-{number:06d}.json"
+                path.write_bytes(self._quote(bytes(rows)) if self._quote else rows)
+                self._ready.put(str(path))
+            self._ready.put(self._DONE)
+        except BaseException as exc:  # handed to the caller's thread
+            self._ready.put(exc)
+
+    def batches(self) -> Iterator[list[str]]:
+        written = 0
+        while True:
+            items = [self._ready.get()]
+            while not self._ready.empty():
+                items.append(self._ready.get_nowait())
+            for item in items:
+                if isinstance(item, BaseException):
+                    raise item
+            files = [item for item in items if isinstance(item, str)]
+            written += len(files)
+            done = items[-1] is self._DONE
+            if done and not written:  # DuckDB needs a file to know the columns
+                empty = self._folder / "page-000000.json"
+                empty.write_bytes(b"[]")
+                files.append(str(empty))
+            if files:
+                yield files
+            if done:
+                return
 
 
 def _decimal_quoter(fields: tuple[str, ...]) -> Callable[[bytes], bytes] | None:
@@ -214,6 +275,10 @@ def _payloads(con: duckdb.DuckDBPyConnection, row_numbers: list[int]) -> dict[in
         ).fetchall():
             found[first_row + index - 1] = text
     return found
+
+
+def _count(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]
 
 
 def _sql(relative: str) -> str:

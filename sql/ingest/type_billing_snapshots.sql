@@ -1,6 +1,7 @@
 -- Billing samples typed by the BillingSnapshot contract; decimals exact (DECIMAL(38,9)).
+-- Run once per batch of pages: the first creates typed_rows, the others insert into it.
 -- `problem` is the first rule a row breaks, in the model's field order.
-CREATE OR REPLACE TEMP TABLE typed_rows AS
+{{into_typed_rows}}
 WITH typed AS (
     SELECT
         row_number,

@@ -1,6 +1,7 @@
 -- Fleet lifecycle events typed by the FleetEvent contract.
+-- Run once per batch of pages: the first creates typed_rows, the others insert into it.
 -- `problem` is the first rule a row breaks, in the model's field order.
-CREATE OR REPLACE TEMP TABLE typed_rows AS
+{{into_typed_rows}}
 WITH typed AS (
     SELECT row_number, rfc3339_instant("at") AS "at", resource_id, tier, event
     FROM staged_rows

@@ -1,6 +1,7 @@
 -- The gateway usage log typed by the RequestLog contract. `problem` is the first rule a row
 -- breaks, in the model's field order, so pydantic words the same field (ingest.py asks it).
-CREATE OR REPLACE TEMP TABLE typed_rows AS
+-- Run once per batch of pages: the first creates typed_rows, the others insert into it.
+{{into_typed_rows}}
 WITH typed AS (
     SELECT
         row_number,

@@ -1,6 +1,7 @@
 -- Requests routed to a replica that overlap the range, clipped to it (rule 4: busy time is
 -- built from every routed request, whatever its status). Zero-length requests add no time.
-CREATE OR REPLACE TABLE intermediate.routed_requests AS
+DROP TABLE IF EXISTS intermediate.routed_requests;
+CREATE OR REPLACE TEMP TABLE routed_requests AS
 SELECT
     resource_id,
     greatest(received_at, $range_start) AS request_start,
