@@ -97,6 +97,15 @@ def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: Accoun
         raise
 
 
+def drop_intermediate(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the intermediate models once the marts and their checks are built from them."""
+    tables = con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'intermediate' AND database_name = current_database()"
+    ).fetchall()
+    for (table,) in tables:
+        con.execute(f'DROP TABLE intermediate."{table}"')
+
+
 def widen_to_unfinished_day_before(con: duckdb.DuckDBPyConnection, days: DayRange) -> DayRange:
     """Include the day before `days` when it was published with incomplete billing.
 

@@ -5,7 +5,7 @@ from datetime import date
 
 import dagster as dg
 
-from pipelines.accounting import DayRange, build_marts, widen_to_unfinished_day_before
+from pipelines.accounting import DayRange, build_marts, drop_intermediate, widen_to_unfinished_day_before
 from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import Warehouse
@@ -116,4 +116,5 @@ def accounting_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
                 "days": dg.MetadataValue.text(f"{days.start} to {days.end} (end exclusive, UTC)"),
             })
         yield conservation_result(con, days)
+        drop_intermediate(con)  # only this step reads them; the publish then copies nothing it drops
         yield band_result(con)
