@@ -24,5 +24,9 @@ dev: $(VENV)/.installed
 	{ [ -f $$DAGSTER_HOME/dagster.yaml ] || cp deploy/dagster.yaml $$DAGSTER_HOME/; } && \
 	$(BIN)/dg dev
 
+# Not part of `make test`: generates (and caches) up to a 10 M-request day; about 7 minutes.
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.run --requests-per-day $(or $(SCALES),1000000 3000000 10000000)
+
 clean:
 	rm -rf $(VENV) var .cache
