@@ -116,8 +116,10 @@ class SourceClient:
         self.backoff_base_s, self.backoff_max_s = backoff_base_s, backoff_max_s
         self.page_limit = page_limit
         self._sleep, self._rng = sleep, rng or random.Random()
+        # Credentials written into the URL (`https://user:pass@host`) are dropped: httpx would send them
+        # as Basic auth in place of the bearer token, and log them with every request URL.
         self._http = httpx.Client(
-            base_url=base_url,
+            base_url=httpx.URL(base_url).copy_with(userinfo=b""),
             headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
             transport=transport,
             timeout=timeout_s,

@@ -95,6 +95,10 @@ def _sql_string(value: str) -> str:
 def publish(con: duckdb.DuckDBPyConnection, published: Path) -> Path:
     """Copy the published schemas of the working database to `published`, atomically."""
     published.parent.mkdir(parents=True, exist_ok=True)
+    # A run killed while publishing leaves its staging copy (a whole warehouse) behind. Any left now is
+    # stale: publishing holds the working file open, and DuckDB lets one process do that at a time.
+    for stale in published.parent.glob(f".{published.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     staging = published.with_name(f".{published.name}.{uuid.uuid4().hex}.tmp")
     source = con.execute("SELECT current_database()").fetchall()[0][0]
     con.execute(

@@ -48,6 +48,8 @@ class HttpSource(dg.ConfigurableResource):
     token: str | None = None
     timeout_s: float = 60.0
     max_attempts: int = 6
+    backoff_base_s: float = 0.5
+    backoff_max_s: float = 30.0
     page_limit: int = 100_000
 
     @property
@@ -63,6 +65,8 @@ class HttpSource(dg.ConfigurableResource):
             source=self.name,
             timeout_s=self.timeout_s,
             max_attempts=self.max_attempts,
+            backoff_base_s=self.backoff_base_s,
+            backoff_max_s=self.backoff_max_s,
             page_limit=self.page_limit,
         ) as client:
             yield client
@@ -92,20 +96,38 @@ def _token(name: str) -> str | dg.EnvVar | None:
     return dg.EnvVar(name) if os.environ.get(name) else None
 
 
+def _url(name: str) -> str | None:
+    """A source URL without `user:pass@`: resource config is shown in the Dagster UI, and the sources
+    authenticate with the bearer token only."""
+    value = os.environ.get(name) or None
+    if value and "@" in value:
+        import httpx
+
+        value = str(httpx.URL(value).copy_with(userinfo=b""))
+    return value
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    attempts = int(os.environ.get("INVOICE_TRUE_HTTP_ATTEMPTS", "6"))
+    # Knobs for operators and for fault tests (short timeouts and backoff, small pages).
+    http = dict(
+        max_attempts=int(os.environ.get("INVOICE_TRUE_HTTP_ATTEMPTS", "6")),
+        timeout_s=float(os.environ.get("INVOICE_TRUE_HTTP_TIMEOUT_S", "60")),
+        backoff_base_s=float(os.environ.get("INVOICE_TRUE_HTTP_BACKOFF_S", "0.5")),
+        backoff_max_s=float(os.environ.get("INVOICE_TRUE_HTTP_BACKOFF_MAX_S", "30")),
+        page_limit=int(os.environ.get("INVOICE_TRUE_PAGE_LIMIT", "100000")),
+    )
     return {
         "billing_api": HttpSource(
             name="billing API",
-            url=os.environ.get("BILLING_API_URL") or None,
+            url=_url("BILLING_API_URL"),
             token=_token("BILLING_API_TOKEN"),
-            max_attempts=attempts,
+            **http,
         ),
         "gateway_api": HttpSource(
             name="gateway API",
-            url=os.environ.get("GATEWAY_API_URL") or None,
+            url=_url("GATEWAY_API_URL"),
             token=_token("GATEWAY_API_TOKEN"),
-            max_attempts=attempts,
+            **http,
         ),
         "warehouse": Warehouse(path=str(warehouse.published_path_from_env())),
     }
