@@ -34,6 +34,8 @@ _TAIL_SPAN = 8192
 class SourceError(Exception):
     """A source could not be read. ``str()`` is one line naming source, path and window."""
 
+    day = None  # set by the caller that knows which UTC day it was fetching
+
     def __init__(self, source: str, what: str, path: str, window: str = "", hint: str = "") -> None:
         self.source, self.what, self.path, self.window = source, what, path, window
         text = f"{source} {what} for {path}" + (f" ({window})" if window else "")

@@ -74,9 +74,11 @@ def land_source(
     day: date,
     window: tuple[datetime, datetime],
     expected_currency: str | None = None,
+    scratch_root: Path | None = None,
 ) -> IngestResult:
     """Type, validate and deduplicate ``pages`` of ``source``; replace its ``window`` in raw and its
-    ``day`` in quarantine, in one transaction. Sets the session TimeZone to UTC (instants need it)."""
+    ``day`` in quarantine, in one transaction. Sets the session TimeZone to UTC (instants need it).
+    Pages are staged in a folder under ``scratch_root`` (default: the system's temp folder)."""
     shape = SHAPES[source]
     start, end = window
     if start.tzinfo is None or end.tzinfo is None or not start < end:
@@ -103,7 +105,7 @@ def land_source(
         "text_columns": "{" + ", ".join(f"'{c}': 'VARCHAR'" for c in columns) + "}",
     }
     try:
-        with tempfile.TemporaryDirectory(prefix=f"ingest-{source}-") as scratch, \
+        with tempfile.TemporaryDirectory(prefix=f"ingest-{source}-", dir=scratch_root) as scratch, \
                 _PageFiles(pages, Path(scratch), shape.decimal_fields) as fetched_pages:
             # Pages are typed in batches as they arrive: the next pages download on the fetch
             # thread while DuckDB types the ones already here. Row numbers run on across batches.

@@ -360,8 +360,6 @@ def _tiny_with_the_gap_filled():
                            json.loads((folder / "events.json").read_text()))
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT (sql/marts/observability_gaps.sql): a gap listed by an earlier run "
-                   "is never removed when re-run data no longer has it; only open gaps and re-found gaps are deleted")
 def test_rerunning_a_day_whose_billing_gap_was_filled_leaves_no_stale_gap(pipeline, tiny_fleet, tmp_path):
     day, next_day = date(2026, 10, 10), date(2026, 10, 11)
     filled = _tiny_with_the_gap_filled()
@@ -375,10 +373,8 @@ def test_rerunning_a_day_whose_billing_gap_was_filled_leaves_no_stale_gap(pipeli
         clean, ("marts",))["marts.observability_gaps"]
 
 
-@pytest.mark.xfail(strict=True, reason="DEFECT (pipelines/defs/ingest/assets.py fetch_days): over a range the reason "
-                   "names the partition range and the fetched window with its margins, not the day that failed")
 def test_the_reason_for_a_failed_source_day_names_that_day(fleet_a, tmp_path):
     plan = FaultPlan(RevokedToken(paths=[PATHS["requests"]], after=10))  # fails on 2026-10-27, the 2nd day
     outcome, _ = run_through(plan, fleet_a, tmp_path / "invoice_true.duckdb")
-    assert outcome.exit_code == 1 and "2026-10-26T23:45" in outcome.lines[0]  # it is the 2nd day's window...
-    assert "day 2026-10-27" in outcome.lines[0]  # ...but the day itself is not named
+    assert outcome.exit_code == 1 and "2026-10-26T23:45" in outcome.lines[0]  # the 2nd day's window
+    assert "day 2026-10-27" in outcome.lines[0]  # and the day itself

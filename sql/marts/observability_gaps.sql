@@ -1,9 +1,10 @@
 -- marts.observability_gaps: the dark stretches the range's accounting found (rule 3).
--- A stretch listed open by an earlier run is replaced once a later sample closes it.
+-- Every listed stretch that touches the range is found again from the stored samples, so
+-- the range's stretches are replaced whole: a stretch closed or filled by samples stored
+-- since an earlier run disappears, one still open stays listed.
 DELETE FROM marts.observability_gaps AS g
-WHERE g.gap_end IS NULL
-  AND g.gap_start < $range_end
-  AND g.resource_id IN (SELECT resource_id FROM intermediate.resources);
+WHERE g.gap_start < $range_end
+  AND (g.gap_end IS NULL OR g.gap_end > $range_start);
 
 DELETE FROM marts.observability_gaps AS g
 WHERE EXISTS (

@@ -6,16 +6,28 @@ the contract. A date range runs as one run, one day after another.
 """
 
 import os
-from datetime import date, datetime, time, timedelta, timezone
+import shutil
+import time
+from datetime import date, datetime, timedelta, timezone
+from datetime import time as midnight_time
+from pathlib import Path
 
 import dagster as dg
 
-from pipelines.client import SourceAuthError, SourceProtocolError
+from pipelines.client import SourceAuthError, SourceError, SourceProtocolError
 from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import DEMO_LABEL, HttpSource, Warehouse
 from pipelines.ingest import IngestResult, land_source
 from pipelines.settings import AccountingSettings
+
+
+# A killed run's staged pages are removed by a later run once they are clearly not in use.
+STALE_SCRATCH_S = 6 * 3600
+
+
+class SourceDayUnavailable(Exception):
+    """A source stayed unavailable for a day through all of the client's retries."""
 
 
 def days_of(window: dg.TimeWindow) -> list[date]:
@@ -27,13 +39,32 @@ def rfc3339(at: datetime) -> str:
     return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def fetch_days(context, client, con, table: str, path: str, settings: AccountingSettings, results: list) -> None:
+def scratch_folder(warehouse: Warehouse) -> Path:
+    """Where pages are staged: beside the working file, swept of what killed runs left behind."""
+    folder = warehouse.work_path.parent / "scratch"
+    folder.mkdir(parents=True, exist_ok=True)
+    stale = time.time() - STALE_SCRATCH_S
+    for left in folder.glob("ingest-*"):
+        if left.stat().st_mtime < stale:
+            shutil.rmtree(left, ignore_errors=True)
+    return folder
+
+
+def fetch_days(context, client, con, table: str, path: str, settings: AccountingSettings, results: list,
+               scratch: Path) -> None:
     margin = timedelta(seconds=settings.day_edge_margin_s)
     for day in days_of(context.partition_time_window):
-        start = datetime.combine(day, time(), timezone.utc) - margin
+        start = datetime.combine(day, midnight_time(), timezone.utc) - margin
         end = start + timedelta(days=1) + 2 * margin
         pages = client.iter_pages(path, {"start": rfc3339(start), "end": rfc3339(end)})
-        result = land_source(con, table, pages, day=day, window=(start, end), expected_currency=settings.currency)
+        try:
+            result = land_source(
+                con, table, pages, day=day, window=(start, end), expected_currency=settings.currency,
+                scratch_root=scratch,
+            )
+        except SourceError as exc:
+            exc.day = day  # a range run names the day that failed, not only the range
+            raise
         context.log.info(
             f"{table} {day}: fetched {result.fetched}, kept {result.kept}, "
             f"quarantined {result.quarantined}, duplicates collapsed {result.duplicates}"
@@ -48,11 +79,13 @@ def ingest(
     results: list[IngestResult] = []
     try:
         with source.client() as client, warehouse.connect() as con:
-            fetch_days(context, client, con, table, path, settings, results)
+            fetch_days(context, client, con, table, path, settings, results, scratch_folder(warehouse))
             shown = table_metadata(con, "raw", table)
     except (SourceAuthError, SourceProtocolError) as exc:
         # A refused token or a broken protocol will not heal by itself: fail without retrying.
-        raise dg.Failure(description=str(exc), allow_retries=False) from None
+        raise dg.Failure(description=f"day {exc.day}: {exc}", allow_retries=False) from None
+    except SourceError as exc:  # transient, retries exhausted: the step's retry policy may try again
+        raise SourceDayUnavailable(f"day {exc.day}: {exc}") from None
     return dg.MaterializeResult(
         metadata={
             **shown,
