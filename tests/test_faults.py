@@ -297,7 +297,10 @@ def test_a_permanent_fault_stops_the_run_fast_and_clean(case, clean_a, clean_b, 
     # The published file is byte for byte what it was; no staging copy is left beside it.
     assert sha256(published) == before_hash
     left = sorted(p.name for p in published.parent.iterdir())
-    assert [name for name in left if name not in before_files and not name.endswith(".lock")] == [], left
+    assert [name for name in left if name not in before_files and name not in ("scratch",)
+            and not name.endswith(".lock")] == [], left
+    scratch = published.parent / "scratch"  # where pages are staged: emptied even on failure
+    assert not scratch.exists() or list(scratch.iterdir()) == []
     # The working file: no table more or less (no scratch table left), marts untouched, and in raw
     # each source has a prefix of its days replaced whole by the new fleet's rows and the rest untouched.
     work = work_path_for(published)
