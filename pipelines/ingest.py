@@ -272,7 +272,7 @@ def _payloads(con: duckdb.DuckDBPyConnection, row_numbers: list[int]) -> dict[in
         page_file, first_row = pages[page]
         for index, text in con.execute(
             "SELECT ordinality, json FROM read_json_objects(?, format = 'array', "
-            "maximum_object_size = 1073741824) WITH ORDINALITY WHERE list_contains(?, ordinality)",
+            "maximum_object_size = 67108864) WITH ORDINALITY WHERE list_contains(?, ordinality)",
             [page_file, [n - first_row + 1 for n in numbers]],
         ).fetchall():
             found[first_row + index - 1] = text

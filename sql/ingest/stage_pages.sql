@@ -4,4 +4,4 @@
 CREATE OR REPLACE TEMP VIEW staged_rows AS
 SELECT ordinality + {{row_offset}} AS row_number, filename AS page_file, * EXCLUDE (ordinality, filename)
 FROM read_json({{page_files}}, columns = {{text_columns}}, format = 'array',
-               maximum_object_size = 1073741824, filename = true) WITH ORDINALITY;
+               maximum_object_size = 67108864, filename = true) WITH ORDINALITY;
