@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import dagster as dg
 
@@ -30,6 +30,14 @@ def run_days(start: date, end: date) -> RunOutcome:
     if end <= start:
         return RunOutcome(NOT_PUBLISHED, [f"bad arguments: --end {end} must be after --start {start}"])
     last = end - timedelta(days=1)
+    from pipelines.defs.partitions import FIRST_DAY
+
+    today = datetime.now(timezone.utc).date()
+    if start < date.fromisoformat(FIRST_DAY) or last >= today:
+        return RunOutcome(NOT_PUBLISHED, [
+            f"bad arguments: days must be complete UTC days from {FIRST_DAY} (INVOICE_TRUE_FIRST_DAY) "
+            f"to {today - timedelta(days=1)}; got [{start}, {end})"
+        ])
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     lock = warehouse.run_lock(
         warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)

@@ -85,6 +85,9 @@ def test_a_source_that_is_down_publishes_nothing(tiny_server, capsys):
 def test_bad_arguments_exit_one(capsys):
     assert main(["run", "--start", "2026-10-11", "--end", "2026-10-10"]) == 1
     assert main(["run", "--start", "yesterday", "--end", "2026-10-10"]) == 1
+    assert main(["run", "--start", "2019-12-31", "--end", "2020-01-02"]) == 1  # before the first partition
+    assert main(["run", "--start", "2026-10-10", "--end", "2099-01-01"]) == 1  # days not complete yet
+    assert "complete UTC days from 2020-01-01" in capsys.readouterr().err
 
 
 def test_a_currency_mix_is_a_blocking_failure_naming_the_resources(monkeypatch, tmp_path, capsys):

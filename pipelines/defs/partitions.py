@@ -4,8 +4,8 @@ import os
 
 import dagster as dg
 
-# The first day a fleet's history may be asked for; the bundled demo week starts 2026-10-26.
-FIRST_DAY = os.environ.get("INVOICE_TRUE_FIRST_DAY", "2026-10-01")
+# The first day a fleet's history may be asked for (the bundled demo week starts 2026-10-26).
+FIRST_DAY = os.environ.get("INVOICE_TRUE_FIRST_DAY", "2020-01-01")
 
 daily = dg.DailyPartitionsDefinition(start_date=FIRST_DAY, timezone="UTC")
 monthly = dg.MonthlyPartitionsDefinition(start_date=FIRST_DAY[:8] + "01", timezone="UTC")
