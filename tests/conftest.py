@@ -16,6 +16,15 @@ TOKEN = "test-token-4f1c2a"
 DATA = Path(__file__).parent / "data"
 
 
+def point_at(monkeypatch: pytest.MonkeyPatch, url: str, published: Path) -> None:
+    """Configure both sources at `url` with the test token, publishing to `published`."""
+    for name in ("BILLING_API_URL", "GATEWAY_API_URL"):
+        monkeypatch.setenv(name, url)
+    for name in ("BILLING_API_TOKEN", "GATEWAY_API_TOKEN"):
+        monkeypatch.setenv(name, TOKEN)
+    monkeypatch.setenv("WAREHOUSE_PATH", str(published))
+
+
 class PipelineRun:
     def __init__(self, monkeypatch: pytest.MonkeyPatch, folder: Path) -> None:
         self.monkeypatch, self.folder = monkeypatch, folder
@@ -23,14 +32,7 @@ class PipelineRun:
 
     def run(self, fleet: Fleet, start: date, end: date) -> RunOutcome:
         with FixtureServer(fleet, token=TOKEN) as server:
-            for name, value in {
-                "BILLING_API_URL": server.url,
-                "GATEWAY_API_URL": server.url,
-                "BILLING_API_TOKEN": TOKEN,
-                "GATEWAY_API_TOKEN": TOKEN,
-                "WAREHOUSE_PATH": str(self.published),
-            }.items():
-                self.monkeypatch.setenv(name, value)
+            point_at(self.monkeypatch, server.url, self.published)
             return run_days(start, end)
 
     def query(self, sql: str, params: list | None = None) -> list[dict]:

@@ -8,7 +8,7 @@ import pytest
 from fixtures.rows import Fleet
 from fixtures.server import FixtureServer
 from pipelines.cli import main
-from tests.conftest import DATA, TOKEN
+from tests.conftest import DATA, TOKEN, point_at
 
 DAY = ["--start", "2026-10-10", "--end", "2026-10-11"]
 
@@ -18,11 +18,7 @@ def tiny_server(monkeypatch, tmp_path):
     fleet = Fleet.from_json_dir(DATA / "tiny_fleet" / "input")
     with FixtureServer(fleet, token=TOKEN) as server:
         monkeypatch.delenv("DAGSTER_HOME", raising=False)
-        for name in ("BILLING_API_URL", "GATEWAY_API_URL"):
-            monkeypatch.setenv(name, server.url)
-        for name in ("BILLING_API_TOKEN", "GATEWAY_API_TOKEN"):
-            monkeypatch.setenv(name, TOKEN)
-        monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "out" / "invoice_true.duckdb"))
+        point_at(monkeypatch, server.url, tmp_path / "out" / "invoice_true.duckdb")
         yield tmp_path / "out" / "invoice_true.duckdb"
 
 
@@ -31,11 +27,7 @@ def test_run_publishes_and_exits_zero_when_every_check_passes(monkeypatch, tmp_p
 
     fleet = simulate_fleet(seed=11, start=date(2026, 10, 26), days=4, requests_per_day=6_000)  # the gap is on day 4
     with FixtureServer(fleet, token=TOKEN) as server:
-        for name in ("BILLING_API_URL", "GATEWAY_API_URL"):
-            monkeypatch.setenv(name, server.url)
-        for name in ("BILLING_API_TOKEN", "GATEWAY_API_TOKEN"):
-            monkeypatch.setenv(name, TOKEN)
-        monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "invoice_true.duckdb"))
+        point_at(monkeypatch, server.url, tmp_path / "invoice_true.duckdb")
         code = main(["run", "--start", "2026-10-26", "--end", "2026-10-27"])
     assert code == 0, capsys.readouterr().err
     assert (tmp_path / "invoice_true.duckdb").exists()
@@ -102,11 +94,7 @@ def test_a_currency_mix_is_a_blocking_failure_naming_the_resources(monkeypatch, 
         snapshots, json.loads((folder / "requests.json").read_text()), json.loads((folder / "events.json").read_text())
     )
     with FixtureServer(fleet, token=TOKEN) as server:
-        for name in ("BILLING_API_URL", "GATEWAY_API_URL"):
-            monkeypatch.setenv(name, server.url)
-        for name in ("BILLING_API_TOKEN", "GATEWAY_API_TOKEN"):
-            monkeypatch.setenv(name, TOKEN)
-        monkeypatch.setenv("WAREHOUSE_PATH", str(tmp_path / "invoice_true.duckdb"))
+        point_at(monkeypatch, server.url, tmp_path / "invoice_true.duckdb")
         assert main(["run", *DAY]) == 1
     err = capsys.readouterr().err
     assert "mix currencies" in err and "EUR: gpu-r2" in err and "USD: gpu-r1" in err
