@@ -1,0 +1,132 @@
+"""The canonical sources: one declaration each, from which storage, COMMENTs, keys and contracts follow.
+
+A canonical source is a row kind of DESIGN.md ("Sources"): billing samples, requests, fleet
+events, and the rows of the newer sources that join them. Adapters (pipelines/adapters/) turn a
+real wire into frames of these rows; landing, dedupe, quarantine and the rules only ever see
+the canonical rows. Each entry says:
+
+- `model`: the pydantic contract; the columns, their types, nullability, COMMENTs and value
+  rules are read from it (pipelines/sources/columns.py);
+- `key`: the columns that identify a row (rule 9); copies with equal values collapse, copies
+  that disagree are quarantined. Empty: rows are never deduplicated (cost rows add up);
+- `day_column`: the instant whose UTC day a row belongs to ("Storage"), and that a fetch
+  window selects on ("Day edges");
+- `label`: SQL naming one key's value in a reason;
+- `checks`: rules a row must keep across fields, as polars expressions true on a bad row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import polars as pl
+from pydantic import BaseModel
+
+from models.sources import BillingSnapshot, FleetEvent, RequestLog
+from pipelines.sources.columns import Column, columns_of
+
+ISO_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+@dataclass(frozen=True)
+class RowRule:
+    """A rule across fields: `broken` is true on a row that breaks it; `field` and `reason` word it."""
+
+    field: str
+    broken: Callable[[], pl.Expr]
+    reason: Callable[[], pl.Expr]
+
+
+@dataclass(frozen=True)
+class CanonicalSource:
+    name: str
+    model: type[BaseModel]
+    key: tuple[str, ...]
+    day_column: str
+    description: str
+    label: str
+    checks: tuple[RowRule, ...] = field(default=())
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        return columns_of(self.model)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def polars_schema(self) -> dict[str, pl.DataType]:
+        return {c.name: c.polars_type for c in self.columns}
+
+    def ddl(self, schema: str = "raw") -> str:
+        body = ",\n    ".join(
+            f"{_quote(c.name)} {c.sql_type}{'' if c.nullable else ' NOT NULL'}" for c in self.columns
+        )
+        return f"CREATE TABLE IF NOT EXISTS {schema}.{self.name} (\n    {body}\n)"
+
+    def comments(self, schema: str = "raw") -> list[str]:
+        statements = [f"COMMENT ON TABLE {schema}.{self.name} IS {_literal(self.description)}"]
+        statements += [
+            f"COMMENT ON COLUMN {schema}.{self.name}.{_quote(c.name)} IS {_literal(c.comment)}" for c in self.columns
+        ]
+        return statements
+
+
+def _timestamp_text(column: str) -> pl.Expr:
+    return pl.col(column).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+REQUESTS = CanonicalSource(
+    name="requests",
+    model=RequestLog,
+    key=("request_id",),
+    day_column="finished_at",
+    description="Gateway usage log, one row per request, typed and deduplicated on request_id; it belongs to "
+    "the UTC day of finished_at. Read from the configured request adapter (the gateway API by default).",
+    label="request_id",
+    checks=(
+        RowRule(
+            "finished_at",
+            lambda: pl.col("finished_at") < pl.col("received_at"),
+            lambda: pl.lit("finished_at ") + _timestamp_text("finished_at") + pl.lit(" is before received_at ")
+            + _timestamp_text("received_at"),
+        ),
+    ),
+)
+
+BILLING_SNAPSHOTS = CanonicalSource(
+    name="billing_snapshots",
+    model=BillingSnapshot,
+    key=("resource_id", "sampled_at"),
+    day_column="sampled_at",
+    description="Billing samples as fetched (GET /v1/billing/snapshots), typed and deduplicated on "
+    "(resource_id, sampled_at). Spend is always a difference of cumulative_cost.",
+    label="resource_id || ' at ' || strftime(sampled_at, '%Y-%m-%dT%H:%M:%S.%fZ')",
+)
+
+FLEET_EVENTS = CanonicalSource(
+    name="fleet_events",
+    model=FleetEvent,
+    key=("resource_id", "at", "event"),
+    day_column="at",
+    description="Fleet lifecycle events as fetched (GET /v1/fleet/events), deduplicated on (resource_id, at, event).",
+    label="resource_id || ' ' || event || ' at ' || strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%fZ')",
+)
+
+SOURCES: dict[str, CanonicalSource] = {s.name: s for s in (BILLING_SNAPSHOTS, REQUESTS, FLEET_EVENTS)}
+
+
+def source(name: str) -> CanonicalSource:
+    try:
+        return SOURCES[name]
+    except KeyError:
+        raise KeyError(f"unknown canonical source {name!r}; known: {', '.join(SOURCES)}") from None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
