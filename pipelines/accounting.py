@@ -66,15 +66,19 @@ class DayRange:
     def end_at(self) -> datetime:
         return datetime.combine(self.end, time(), timezone.utc)
 
+    @property
+    def last(self) -> date:
+        return self.end - timedelta(days=1)
+
     def days(self) -> list[date]:
         return [self.start + timedelta(days=i) for i in range((self.end - self.start).days)]
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """The warehouse's own tables (marts, reports, invoices). The lake's sources are views over
+    Parquet (pipelines/lake_views.py), attached for each build."""
     con.execute("SET TimeZone = 'UTC'")
-    run_sql_file(con, "raw/create_raw_tables.sql")
     run_sql_file(con, "raw/create_invoice_tables.sql")
-    run_sql_file(con, "schema/raw.sql")
     run_sql_file(con, "schema/marts.sql")
     run_sql_file(con, "schema/reports.sql")
     run_sql_file(con, "schema/invoices.sql")

@@ -20,7 +20,7 @@ import duckdb
 from pipelines.accounting import ensure_schema
 
 DEFAULT_PATH = "var/invoice_true.duckdb"
-PUBLISHED_SCHEMAS = ("raw", "quarantine", "marts")
+PUBLISHED_SCHEMAS = ("raw", "quarantine", "marts")  # raw and quarantine: invoice tables, and views over the lake
 # Older DuckDB builds, which many SQL tools bundle, cannot read duckdb 2.0's default format.
 PUBLISHED_STORAGE_VERSION = "v1.1.0"
 LOCK_WAIT_S = 120.0
@@ -93,11 +93,14 @@ def _sql_string(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def publish(con: duckdb.DuckDBPyConnection, published: Path) -> Path:
-    """Copy the published schemas of the working database to `published`, atomically."""
+def publish(con: duckdb.DuckDBPyConnection, published: Path, lake) -> Path:
+    """Copy the published schemas of the working database to `published`, atomically, with views
+    over every stored day of the lake in place of the build's scoped ones."""
+    from pipelines.lake_views import attach_views
+
     published.parent.mkdir(parents=True, exist_ok=True)
-    # A run killed while publishing leaves its staging copy (a whole warehouse) behind. Any left now is
-    # stale: publishing holds the working file open, and DuckDB lets one process do that at a time.
+    # A run killed while publishing leaves its staging copy behind. Any left now is stale:
+    # publishing holds the working file open, and DuckDB lets one process do that at a time.
     for stale in published.parent.glob(f".{published.name}.*.tmp*"):
         stale.unlink(missing_ok=True)
     staging = published.with_name(f".{published.name}.{uuid.uuid4().hex}.tmp")
@@ -115,6 +118,11 @@ def publish(con: duckdb.DuckDBPyConnection, published: Path) -> Path:
             for schema in schemas:
                 if schema not in PUBLISHED_SCHEMAS and schema != "main":
                     con.execute(f'DROP SCHEMA publish_target."{schema}" CASCADE')
+            con.execute("USE publish_target")
+            try:
+                attach_views(con, lake)  # every stored day, for SQL tools
+            finally:
+                con.execute(f'USE "{source}"')
         finally:
             con.execute("DETACH publish_target")
         os.replace(staging, published)

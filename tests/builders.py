@@ -15,6 +15,7 @@ from typing import Any, Iterable
 
 import duckdb
 
+from pipelines.sources.registry import create_raw_tables
 from pipelines.accounting import DayRange, build_marts, ensure_schema
 from pipelines.settings import AccountingSettings
 
@@ -135,6 +136,7 @@ def warehouse(directory: Path | None, name: str = "warehouse.duckdb") -> duckdb.
     """A fresh DuckDB file in `directory` (in memory when None) with the raw and mart schemas."""
     con = duckdb.connect(str(Path(directory) / name) if directory is not None else ":memory:")
     ensure_schema(con)
+    create_raw_tables(con)
     return con
 
 

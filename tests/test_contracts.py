@@ -13,6 +13,7 @@ from decimal import Decimal
 import duckdb
 import pytest
 
+from pipelines.sources.registry import create_raw_tables
 from pipelines.accounting import ensure_schema
 from pipelines.contracts import SUITES, CheckSettings, run_suite
 from pipelines.defs.checks.common import Scope
@@ -70,6 +71,7 @@ def clean_rows() -> dict[str, list[tuple]]:
 def con():
     con = duckdb.connect(":memory:")
     ensure_schema(con)
+    create_raw_tables(con)
     for table, rows in clean_rows().items():
         # Drop NOT NULL and keys, so that the rows the contracts must catch can be planted.
         con.execute(f"CREATE OR REPLACE TABLE {table} AS SELECT * FROM {table} LIMIT 0")

@@ -26,7 +26,7 @@ from fixtures.fleet import simulate_fleet
 from fixtures.rows import Fleet
 from fixtures.server import FixtureServer
 from pipelines.warehouse import work_path_for
-from tests.test_faults import FAST_HTTP, TOKEN, dump_tables, fast_env, landed_days, run_through
+from tests.test_faults import FAST_HTTP, TOKEN, dump_tables, fast_env, lake_root, landed_days, run_through
 
 DAY = date(2026, 10, 26)
 NEXT = DAY + timedelta(days=1)
@@ -149,6 +149,7 @@ def test_killing_a_run_anywhere_never_tears_the_published_file_nor_blocks_the_ne
     published = folder / "invoice_true.duckdb"
     shutil.copy2(refs["A"].published, published)
     shutil.copy2(refs["A"].work, work_path_for(published))
+    shutil.copytree(lake_root(refs["A"].published), lake_root(published))
 
     # Calibrate: one whole CLI run of fleet B over A's warehouse, timed.
     watch = Watch(published)
@@ -223,7 +224,7 @@ def test_killing_a_run_anywhere_never_tears_the_published_file_nor_blocks_the_ne
         assert version != "MIX", f"kill at {point}: the published file is neither version"
 
         # 2. The working file: a killed writer may leave its WAL; a copy of both opens (replaying the
-        #    WAL) and holds, per source, either the old day or the new day whole.
+        #    WAL). The lake holds, per source, either the old day or the new day whole.
         work = work_path_for(published)
         wal = work.with_name(work.name + ".wal")
         had_wal = wal.exists()
@@ -234,7 +235,7 @@ def test_killing_a_run_anywhere_never_tears_the_published_file_nor_blocks_the_ne
             shutil.copy2(wal, probe.with_name(probe.name + ".wal"))
         with duckdb.connect(str(probe)) as con:  # replays the WAL, then checkpoints the copy
             con.execute("CHECKPOINT")
-        landed = landed_days(old.work, new.work, probe, days=[DAY])
+        landed = landed_days(lake_root(old.published), lake_root(new.published), lake_root(published), days=[DAY])
         leftovers = sorted(p.name for p in folder.iterdir() if p.name.endswith(".tmp"))
 
         # 3. The next run takes the lock at once, replays the WAL, completes, and equals a clean run.

@@ -32,6 +32,7 @@ from fixtures.faults import (
 )
 from fixtures.fleet import simulate_fleet
 from pipelines.runner import RunOutcome, run_days
+from pipelines.lake import Lake, lake_for
 from pipelines.warehouse import work_path_for
 
 TOKEN = "fault-token-8d2e91c4"
@@ -58,12 +59,16 @@ def sha256(path: Path) -> str:
 
 
 def dump_tables(path: Path, schemas: tuple[str, ...] = ("raw", "quarantine", "marts")) -> dict[str, list[tuple]]:
-    """Every row of every table of ``schemas``, sorted: whole tables, not counts."""
+    """Every row of every table and view of ``schemas`` (raw and quarantine are views over the
+    lake), sorted: whole tables, not counts."""
     with duckdb.connect(str(path), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         tables = [r[0] for r in con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() "
-            "WHERE list_contains(?, schema_name) AND NOT temporary ORDER BY 1", [list(schemas)]).fetchall()]
+            "WHERE list_contains(?, schema_name) AND NOT temporary "
+            "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
+            "WHERE list_contains(?, schema_name) AND NOT internal AND NOT temporary ORDER BY 1",
+            [list(schemas), list(schemas)]).fetchall()]
         return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
 
 
@@ -124,11 +129,12 @@ def clean_b(fleet_b, tmp_path_factory):
 
 
 def copy_warehouse(published: Path, folder: Path) -> Path:
-    """The published file and the working file beside it, as a previous run left them."""
+    """The published file, the working file and the lake beside them, as a previous run left them."""
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / published.name
     shutil.copy2(published, target)
     shutil.copy2(work_path_for(published), work_path_for(target))
+    shutil.copytree(lake_root(published), lake_root(target))
     return target
 
 
@@ -220,38 +226,40 @@ def window(day: date) -> tuple[datetime, datetime]:
     return start, start + timedelta(days=1) + 2 * MARGIN
 
 
-def replay(prior: Path, fresh: Path, table: str, days: list[date]) -> tuple[list[tuple], list[tuple]]:
-    """raw.<table> and quarantine.<table> of ``prior`` after landing ``days`` of ``fresh`` (a clean run
-    of the new fleet) one after another, each as ingest does: delete the window, insert what it holds."""
+def lake_root(published: Path) -> Path:
+    return lake_for(published).root
+
+
+def lake_day(root: Path, table: str, day: date) -> tuple[list[tuple], list[tuple]] | None:
+    """A source-day as stored in the lake at ``root``: its rows file and its quarantine, sorted."""
+    lake = Lake(root)
+    manifest = lake.manifest(table, day)
+    if manifest is None:
+        return None
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        con.execute(f"ATTACH '{prior}' AS prior (READ_ONLY)")
-        con.execute(f"ATTACH '{fresh}' AS fresh (READ_ONLY)")
-        con.execute(f"CREATE TEMP TABLE r AS SELECT * FROM prior.raw.{table}")
-        con.execute(f"CREATE TEMP TABLE q AS SELECT * FROM prior.quarantine.{table}")
-        ts = SELECTED_ON[table]
-        for day in days:
-            lo, hi = window(day)
-            con.execute(f"DELETE FROM r WHERE {ts} >= $lo AND {ts} < $hi", {"lo": lo, "hi": hi})
-            con.execute(f"INSERT INTO r SELECT * FROM fresh.raw.{table} WHERE {ts} >= $lo AND {ts} < $hi",
-                        {"lo": lo, "hi": hi})
-            con.execute("DELETE FROM q WHERE day = $d", {"d": day})
-            con.execute(f"INSERT INTO q SELECT * FROM fresh.quarantine.{table} WHERE day = $d", {"d": day})
-        return (con.execute("SELECT * FROM r ORDER BY ALL").fetchall(),
-                con.execute("SELECT * FROM q ORDER BY ALL").fetchall())
+        rows = con.execute("SELECT * FROM read_parquet(?) ORDER BY ALL",
+                           [lake.path(table, manifest.rows_file)]).fetchall()
+        quarantine = con.execute(
+            "SELECT * EXCLUDE (origin) FROM read_parquet(?) ORDER BY ALL",
+            [lake.path(table, manifest.quarantine_file)]).fetchall() if manifest.quarantine_file else []
+    return rows, quarantine
 
 
-def landed_days(work_before: Path, fresh_work: Path, work_after: Path, days: list[date] = DAYS) -> dict[str, int]:
-    """For each source, how many of ``days`` were replaced: the one prefix the tables equal exactly."""
-    after = dump_tables(work_after, ("raw", "quarantine"))
+def landed_days(root_before: Path, root_fresh: Path, root_after: Path, days: list[date] = DAYS) -> dict[str, int]:
+    """For each source, how many of ``days`` were replaced: each day of the lake at ``root_after`` is
+    exactly the day before (``root_before``) or the fresh fleet's (``root_fresh``), and the replaced
+    ones are a prefix of ``days``."""
     landed = {}
     for table in RAW:
-        candidates = [replay(work_before, fresh_work, table, days[:k]) for k in range(len(days) + 1)]
-        assert len({repr(c) for c in candidates}) == len(candidates), f"{table}: fleets A and B do not differ"
-        matches = [k for k, (r, q) in enumerate(candidates)
-                   if after[f"raw.{table}"] == r and after[f"quarantine.{table}"] == q]
-        assert len(matches) == 1, f"raw.{table} is neither untouched nor whole days replaced"
-        landed[table] = matches[0]
+        states = []
+        for day in days:
+            after, old, new = (lake_day(root, table, day) for root in (root_after, root_before, root_fresh))
+            assert old != new, f"{table} {day}: fleets A and B do not differ"
+            assert after in (old, new), f"{table} {day} is neither untouched nor replaced whole"
+            states.append(after == new)
+        assert states == sorted(states, reverse=True), f"{table}: replaced days are not a prefix: {states}"
+        landed[table] = sum(states)
     return landed
 
 
@@ -278,6 +286,8 @@ def test_a_permanent_fault_stops_the_run_fast_and_clean(case, clean_a, clean_b, 
     published = copy_warehouse(clean_a[0], tmp_path / "warehouse")  # what fleet A's run published
     before_hash, before_work = sha256(published), tmp_path / "work-before.duckdb"
     shutil.copy2(work_path_for(published), before_work)
+    before_lake = tmp_path / "lake-before"
+    shutil.copytree(lake_root(published), before_lake)
     before_tables = table_names(work_path_for(published))
     before_files = sorted(p.name for p in published.parent.iterdir())
 
@@ -301,12 +311,12 @@ def test_a_permanent_fault_stops_the_run_fast_and_clean(case, clean_a, clean_b, 
             and not name.endswith(".lock")] == [], left
     scratch = published.parent / "scratch"  # where pages are staged: emptied even on failure
     assert not scratch.exists() or list(scratch.iterdir()) == []
-    # The working file: no table more or less (no scratch table left), marts untouched, and in raw
+    # The working file: no table more or less (no scratch table left), marts untouched; in the lake
     # each source has a prefix of its days replaced whole by the new fleet's rows and the rest untouched.
     work = work_path_for(published)
     assert table_names(work) == before_tables
     assert dump_tables(work, ("marts",)) == dump_tables(before_work, ("marts",))
-    landed = landed_days(before_work, work_path_for(clean_b[0]), work)
+    landed = landed_days(before_lake, lake_root(clean_b[0]), lake_root(published))
     assert landed[failing_table] == failing_day, landed  # the failing day is untouched, days before it landed
     print(f"  days landed per source: {landed}")
 

@@ -11,6 +11,7 @@ import secrets
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -85,10 +86,30 @@ class Warehouse(dg.ConfigurableResource):
     def work_path(self) -> Path:
         return warehouse.work_path_for(self.published_path)
 
+    @property
+    def lake(self):
+        from pipelines.lake import lake_for
+
+        return lake_for(self.published_path)
+
     @contextmanager
     def connect(self) -> Iterator[duckdb.DuckDBPyConnection]:
         with warehouse.connect(self.work_path) as con:
             yield con
+
+    @contextmanager
+    def connect_for(self, first: date | None, last: date | None) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The working file with the lake's sources as views over days [first, last] (all stored
+        days when both are None), each resource's edges brought up to date first."""
+        with warehouse.connect(self.work_path) as con:
+            self.attach_lake(con, first, last)
+            yield con
+
+    def attach_lake(self, con: duckdb.DuckDBPyConnection, first: date | None, last: date | None) -> None:
+        from pipelines.lake_views import attach_views, sync_edges
+
+        sync_edges(con, self.lake)
+        attach_views(con, self.lake, (first, last) if first is not None else None)
 
 
 def _token(name: str) -> str | dg.EnvVar | None:

@@ -36,6 +36,7 @@ class Column:
     choices: tuple[str, ...] | None = None
     pattern: str | None = None
     invalid: str | None = None  # how a value that breaks `pattern` is worded
+    default: object = None  # filled in when the wire leaves a non-nullable column out
 
     @property
     def sql_type(self) -> str:
@@ -68,8 +69,9 @@ def _column(name: str, field) -> Column:
         elif getattr(meta, "pattern", None):
             rules["pattern"] = meta.pattern
     extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    default = field.default if not field.is_required() and field.default is not None else None
     return Column(name, kind, nullable, field.description or "", choices=choices,
-                  invalid=extra.get("invalid"), **rules)
+                  invalid=extra.get("invalid"), default=default, **rules)
 
 
 def _unwrap_optional(annotation) -> tuple[object, bool]:

@@ -47,6 +47,12 @@ class CanonicalSource:
     description: str
     label: str
     checks: tuple[RowRule, ...] = field(default=())
+    # The stored days a build of days [first, last] reads: first - before .. last + after.
+    read_days_before: int = 0
+    read_days_after: int = 0
+    # Whether each resource's first and last row of a day is kept apart, so a build finds
+    # "the row before the day, however far back" without reading old days (rule 1).
+    carries_edges: bool = False
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -85,6 +91,8 @@ REQUESTS = CanonicalSource(
     description="Gateway usage log, one row per request, typed and deduplicated on request_id; it belongs to "
     "the UTC day of finished_at. Read from the configured request adapter (the gateway API by default).",
     label="request_id",
+    # busy time reads requests that finish up to two days after a day they overlap
+    read_days_after=2,
     checks=(
         RowRule(
             "finished_at",
@@ -103,6 +111,10 @@ BILLING_SNAPSHOTS = CanonicalSource(
     description="Billing samples as fetched (GET /v1/billing/snapshots), typed and deduplicated on "
     "(resource_id, sampled_at). Spend is always a difference of cumulative_cost.",
     label="resource_id || ' at ' || strftime(sampled_at, '%Y-%m-%dT%H:%M:%S.%fZ')",
+    # a day's last interval closes at the next day's first sample; wakes look back one day
+    read_days_before=1,
+    read_days_after=1,
+    carries_edges=True,
 )
 
 FLEET_EVENTS = CanonicalSource(
@@ -112,9 +124,22 @@ FLEET_EVENTS = CanonicalSource(
     day_column="at",
     description="Fleet lifecycle events as fetched (GET /v1/fleet/events), deduplicated on (resource_id, at, event).",
     label="resource_id || ' ' || event || ' at ' || strftime(\"at\", '%Y-%m-%dT%H:%M:%S.%fZ')",
+    read_days_before=1,
+    read_days_after=1,
+    carries_edges=True,
 )
 
 SOURCES: dict[str, CanonicalSource] = {s.name: s for s in (BILLING_SNAPSHOTS, REQUESTS, FLEET_EVENTS)}
+
+
+def create_raw_tables(con) -> None:
+    """Plain `raw.<source>` tables with the canonical columns: for tests and tools that load
+    canonical rows into a DuckDB of their own. The pipeline itself reads the lake as views."""
+    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
+    for entry in SOURCES.values():
+        con.execute(entry.ddl("raw"))
+        for statement in entry.comments("raw"):
+            con.execute(statement)
 
 
 def source(name: str) -> CanonicalSource:

@@ -107,6 +107,7 @@ def accounting_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
     days = day_range(context.partition_time_window)
     with warehouse.connect() as con:
         days = widen_to_unfinished_day_before(con, days)
+        warehouse.attach_lake(con, days.start, days.last)
         if days.start != context.partition_time_window.start.date():
             context.log.info(f"also rebuilding {days.start}: it was published with incomplete billing")
         build_marts(con, days, AccountingSettings())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import dagster as dg
@@ -33,6 +33,14 @@ def scope_of(context: dg.AssetCheckExecutionContext) -> Scope:
     except Exception:  # noqa: BLE001 - Dagster raises several kinds when there is no window
         pass
     return Scope(*WHOLE_TABLE, "whole table (no partition window in this run)", whole_table=True)
+
+
+def scope_days(scope: Scope) -> tuple[date | None, date | None]:
+    """The UTC days a scope covers, for the lake's views; (None, None) for every stored day."""
+    if scope.whole_table:
+        return None, None
+    last = scope.end - timedelta(microseconds=1)
+    return scope.start.date(), last.date()
 
 
 def md_table(rows: Sequence[dict[str, Any]] | Iterable[Sequence[Any]], columns: Sequence[str] | None = None) -> str:

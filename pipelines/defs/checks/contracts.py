@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import dagster as dg
 
 from pipelines.contracts import SUITES, CheckSettings, SuiteOutcome, run_suite
-from pipelines.defs.checks.common import POOL, Scope, md_table, scope_of
+from pipelines.defs.checks.common import POOL, Scope, md_table, scope_days, scope_of
 from pipelines.defs.resources import Warehouse
 
 CHECK = "contract"
@@ -87,6 +87,8 @@ def _contract_checks(layer: str) -> dg.AssetChecksDefinition:
         settings = CheckSettings.from_env()
         selected = {tuple(k.asset_key.path) for k in context.selected_asset_check_keys}
         with warehouse.connect() as con:
+            if layer == "raw":
+                warehouse.attach_lake(con, *scope_days(scope))
             for key in keys:
                 if key in selected:
                     result = contract_result(con, key, scope, settings)

@@ -6,18 +6,18 @@ from decimal import Decimal
 import dagster as dg
 
 from pipelines.contracts import CheckSettings
-from pipelines.defs.checks.common import POOL, Scope, md_table, scope_of
+from pipelines.defs.checks.common import POOL, Scope, md_table, scope_days, scope_of
 from pipelines.defs.resources import Warehouse
-from pipelines.ingest import SHAPES
+from pipelines.sources.registry import SOURCES
 from pipelines.sql_files import statements
 
 CHECK = "quarantine_share"
 
 
 def quarantine_share_result(con, source: str, scope: Scope, settings: CheckSettings) -> dg.AssetCheckResult:
-    if source not in SHAPES:
+    if source not in SOURCES:
         raise ValueError(f"unknown source {source!r}")
-    selected_on = SHAPES[source].selected_on
+    selected_on = SOURCES[source].day_column
     if scope.whole_table:
         scope = _stored_days(con, source, selected_on)
     per_day_sql, reasons_sql, examples_sql = (
@@ -83,8 +83,10 @@ def _quarantine_check(source: str) -> dg.AssetChecksDefinition:
         pool=POOL,
     )
     def check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
+        scope = scope_of(context)
         with warehouse.connect() as con:
-            return quarantine_share_result(con, source, scope_of(context), CheckSettings.from_env())
+            warehouse.attach_lake(con, *scope_days(scope))
+            return quarantine_share_result(con, source, scope, CheckSettings.from_env())
 
     return check
 

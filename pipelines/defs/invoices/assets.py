@@ -10,7 +10,7 @@ schedule runs on the 5th at 06:00 UTC for the month before, once the provider's 
 """
 
 import os
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import dagster as dg
 
@@ -80,8 +80,10 @@ def raw_invoice_rows(
 ) -> dg.MaterializeResult:
     paths = focus_paths()
     results: list[InvoiceImport] = []
+    window = context.partition_time_window
     with billing_api.client() as client, warehouse.connect() as con:
-        for period in billing_periods(context.partition_time_window):
+        warehouse.attach_lake(con, window.start.date(), (window.end - timedelta(days=1)).date())
+        for period in billing_periods(window):
             result = import_invoices(
                 con,
                 billing_period=period,
@@ -183,7 +185,7 @@ def invoice_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
             build_invoice_marts(con, period)
         summaries = [reconciliation_summary(con, period) for period in periods]
         # The published file is what SQL tools see: refresh it so the new marts are in it.
-        path = files.publish(con, warehouse.published_path)
+        path = files.publish(con, warehouse.published_path, warehouse.lake)
         yield dg.MaterializeResult(
             asset_key=RECONCILIATION,
             metadata={**mart_metadata(con, "invoice_reconciliation", periods), "published": dg.MetadataValue.path(str(path))},

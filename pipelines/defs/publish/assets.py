@@ -7,6 +7,7 @@ from pipelines import warehouse as files
 from pipelines.defs.accounting.assets import MARTS
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import Warehouse
+from pipelines.sources.registry import SOURCES
 
 
 @dg.asset(
@@ -22,9 +23,12 @@ from pipelines.defs.resources import Warehouse
     "readable by DuckDB 1.1 and newer.",
 )
 def published_warehouse(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
+    lake = warehouse.lake
     with warehouse.connect() as con:
-        path = files.publish(con, warehouse.published_path)
-    context.log.info(f"published {path}")
+        path = files.publish(con, warehouse.published_path, lake)
+    removed = lake.collect_garbage(list(SOURCES))
+    context.log.info(f"published {path}; {removed} superseded lake files removed")
     return dg.MaterializeResult(
-        metadata={"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size}
+        metadata={"path": dg.MetadataValue.path(str(path)), "bytes": path.stat().st_size,
+                  "lake": dg.MetadataValue.path(str(lake.root)), "lake_bytes": lake.stored_bytes()}
     )

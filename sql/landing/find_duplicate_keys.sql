@@ -4,8 +4,8 @@
 -- collision only adds a candidate, which the exact grouping then drops.
 CREATE OR REPLACE TEMP TABLE duplicate_keys AS
 WITH repeated_hashes AS (
-    SELECT hash({{key}}) AS key_hash FROM typed_rows WHERE problem IS NULL GROUP BY ALL HAVING count(*) > 1
+    SELECT hash({{key}}) AS key_hash FROM typed_rows WHERE _problem_field IS NULL GROUP BY ALL HAVING count(*) > 1
 )
 SELECT {{key}} FROM typed_rows
-WHERE problem IS NULL AND hash({{key}}) IN (SELECT key_hash FROM repeated_hashes)
-GROUP BY ALL HAVING count(*) > 1;
+WHERE _problem_field IS NULL AND hash({{key}}) IN (SELECT key_hash FROM repeated_hashes)
+GROUP BY ALL HAVING count(*) > 1

@@ -1,0 +1,241 @@
+"""The contract APIs of DESIGN.md ("Sources"): `gateway_api` (requests, fleet events) and
+`snapshots_api` (billing samples), pulled with `pipelines.client.SourceClient`.
+
+Their wire is the canonical rows themselves, as JSON pages. A fetch thread downloads pages and
+writes each one's rows as JSON lines to a scratch folder, while this thread reads the pages
+already there into polars (`json_pages`), types the text exactly (`wire_text`) and applies the
+contract. A rejected row is then worded by the pydantic model, in the contract's own words
+(only rejected rows go through pydantic). The page files also answer `payloads`: the exact
+text of a row that landing later finds conflicting.
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import queue
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import orjson
+import polars as pl
+
+from models.sources import first_error
+from pipelines.adapters.base import Window
+from pipelines.adapters.json_pages import as_json_lines, decimal_quoter, read_rows, read_rows_slowly
+from pipelines.client import SourceClient, split_envelope
+from pipelines.sources.frames import ORIGIN, PAYLOAD, PROBLEM_FIELD, PROBLEM_REASON, ROW, check_contract
+from pipelines.sources.registry import CanonicalSource
+from pipelines.sources.wire_text import type_text_columns
+
+PATHS = {
+    "requests": "/v1/usage/requests",
+    "billing_snapshots": "/v1/billing/snapshots",
+    "fleet_events": "/v1/fleet/events",
+}
+
+
+@dataclass
+class _Page:
+    number: int
+    path: Path
+    first_row: int  # `_row` of its first row
+    rows: int = 0
+    as_lines: bool = True  # lines of JSON, else a JSON list of each row's exact text
+
+
+class ContractApiAdapter:
+    """One canonical source read from its contract endpoint."""
+
+    name = "contract_api"
+
+    def __init__(self, source: CanonicalSource, client: Callable[[], SourceClient], *, label: str,
+                 expected_currency: str | None = None, scratch: Path | None = None) -> None:
+        self.source, self.feeds, self._client = source, source.name, client
+        self.path, self.label = PATHS[source.name], label
+        self.expected_currency = expected_currency
+        self._scratch_root = scratch
+        self._pages: list[_Page] = []
+        self._folder: Path | None = None
+        self._quote = decimal_quoter(tuple(c.name for c in source.columns if c.kind == "decimal"))
+
+    def describe(self) -> str:
+        return f"{self.label} {self.path}"
+
+    def close(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+
+    # -- reading -------------------------------------------------------------------------------
+    def read(self, window: Window) -> Iterator[pl.DataFrame]:
+        self.close()
+        self._folder = Path(tempfile.mkdtemp(prefix=f"ingest-{self.source.name}-", dir=self._scratch_root))
+        self._pages = []
+        columns = list(self.source.column_names)
+        with self._client() as client:
+            pages = client.iter_pages(self.path, {"start": _rfc3339(window.start), "end": _rfc3339(window.end)})
+            with _PageWriter(pages, self._folder, self._quote) as written:
+                next_row = 1
+                for number, path in written:
+                    frame, page = self._read_page(number, path, columns, next_row)
+                    next_row += page.rows
+                    self._pages.append(page)
+                    yield self._checked(frame, page, window)
+
+    def _read_page(self, number: int, path: Path, columns: list[str], first_row: int) -> tuple[pl.DataFrame, _Page]:
+        array = path.read_bytes()
+        lines = as_json_lines(array)
+        frame = read_rows(lines, columns) if lines is not None else None
+        page = _Page(number, path, first_row)
+        if frame is None:  # the slow path: element by element, exact text kept
+            frame, texts = read_rows_slowly(array, columns)
+            path.write_text(json.dumps(texts))
+            page.as_lines = False
+        else:
+            path.write_bytes(lines)
+        page.rows = frame.height
+        frame = frame.with_columns(pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).alias(ROW))
+        return frame, page
+
+    def _checked(self, frame: pl.DataFrame, page: _Page, window: Window) -> pl.DataFrame:
+        typed = type_text_columns(frame, self.source)
+        checked = check_contract(typed, self.source, window=window.bounds, expected_currency=self.expected_currency)
+        rejected = checked.filter(pl.col(PROBLEM_FIELD).is_not_null())
+        if rejected.height:
+            checked = self._reworded(checked, rejected, page)
+        return checked
+
+    def _reworded(self, checked: pl.DataFrame, rejected: pl.DataFrame, page: _Page) -> pl.DataFrame:
+        """Rejected rows worded as the pydantic contract words them, with their text and origin."""
+        texts = self.payloads(rejected[ROW].to_list())
+        fields, reasons = [], []
+        for row, field, reason in rejected.select(ROW, PROBLEM_FIELD, PROBLEM_REASON).iter_rows():
+            worded = None if field == "row" else _pydantic_words(self.source, texts[row])
+            if worded is not None:
+                field, reason = worded
+            elif not reason.startswith(field) and field != "row":  # a rule pydantic does not hold
+                reason = f"{field} {reason}"
+            fields.append(field)
+            reasons.append(reason)
+        fixed = pl.DataFrame({
+            ROW: rejected[ROW], "_f": fields, "_r": reasons,
+            "_p": [texts[r] for r in rejected[ROW].to_list()],
+        }, schema={ROW: pl.Int64, "_f": pl.String, "_r": pl.String, "_p": pl.String})
+        origin = f"GET {self.path} page {page.number}"
+        return checked.join(fixed, on=ROW, how="left").with_columns(
+            pl.coalesce("_f", PROBLEM_FIELD).alias(PROBLEM_FIELD),
+            pl.coalesce("_r", PROBLEM_REASON).alias(PROBLEM_REASON),
+            pl.coalesce("_p", PAYLOAD).alias(PAYLOAD),
+            pl.when(pl.col("_f").is_not_null()).then(pl.lit(origin) + ", row " + (pl.col(ROW) - page.first_row + 1)
+                                                     .cast(pl.String)).otherwise(pl.col(ORIGIN)).alias(ORIGIN),
+        ).drop("_f", "_r", "_p")
+
+    def payloads(self, rows: list[int]) -> dict[int, str]:
+        """The exact JSON text of rows by `_row`, read back from the page files."""
+        starts = [p.first_row for p in self._pages]
+        wanted: dict[int, list[int]] = {}
+        for row in rows:
+            wanted.setdefault(bisect.bisect_right(starts, row) - 1, []).append(row)
+        found = {}
+        for index, numbers in wanted.items():
+            page = self._pages[index]
+            data = page.path.read_bytes()
+            texts = data.decode("utf-8").split("\n") if page.as_lines else json.loads(data)
+            for row in numbers:
+                found[row] = texts[row - page.first_row]
+        return found
+
+    def probe(self) -> str:
+        """One page of the last hour: rows and the newest instant (for `invoice-true doctor`)."""
+        end = datetime.now(timezone.utc)
+        window = Window(end.date(), end - timedelta(hours=1), end)
+        rows, newest = 0, None
+        try:
+            for frame in self.read(window):
+                rows += frame.height
+                top = frame[self.source.day_column].max()
+                newest = top if newest is None or (top is not None and top > newest) else newest
+        finally:
+            self.close()
+        shown = newest.strftime("%Y-%m-%dT%H:%M:%SZ") if newest else "none"
+        return f"{rows:,} rows in the last hour, newest {shown}"
+
+
+def _pydantic_words(source: CanonicalSource, text: str) -> tuple[str, str] | None:
+    try:
+        row = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return None
+    return first_error(source.model, row)
+
+
+def _rfc3339(at: datetime) -> str:
+    return at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class _PageWriter:
+    """Fetches pages on a background thread and writes each one's `data` array to a file, so the
+    next pages download while this thread types the ones already here. A fetch error is raised in
+    the reading thread; leaving the context stops the fetch thread and waits for it."""
+
+    _DONE = object()
+
+    def __init__(self, pages, folder: Path, quote) -> None:
+        self._pages, self._folder, self._quote = pages, folder, quote
+        self._ready: queue.Queue = queue.Queue(maxsize=8)  # bounds the pages waiting on disk
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._fetch, name="ingest-fetch", daemon=True)
+
+    def __enter__(self) -> _PageWriter:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        while self._thread.is_alive():  # unblock a writer waiting on a full queue
+            try:
+                self._ready.get_nowait()
+            except queue.Empty:
+                pass
+            self._thread.join(timeout=0.05)
+
+    def _put(self, item) -> bool:
+        while not self._stop.is_set():
+            try:
+                self._ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def _fetch(self) -> None:
+        try:
+            for number, body in enumerate(self._pages, start=1):
+                if self._stop.is_set():
+                    return
+                try:
+                    rows, _ = split_envelope(body)
+                except ValueError as exc:
+                    raise ValueError(f"page {number} is not a valid page: {exc}") from None
+                path = self._folder / f"page-{number:06d}.json"
+                path.write_bytes(self._quote(bytes(rows)) if self._quote else rows)
+                if not self._put((number, path)):
+                    return
+            self._put(self._DONE)
+        except BaseException as exc:  # handed to the reading thread
+            self._put(exc)
+
+    def __iter__(self) -> Iterator[tuple[int, Path]]:
+        while True:
+            item = self._ready.get()
+            if item is self._DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item

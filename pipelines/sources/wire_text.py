@@ -1,0 +1,80 @@
+"""Typing canonical columns from text, as JSON and CSV wires send them (polars, vectorised).
+
+Each column of the model is typed by its kind, with a fast path for the shape nearly every
+row has and an exact rule for the rest:
+
+- instants: `2026-03-01T10:00:00.123456Z` parses with one fixed format; anything else must be
+  RFC 3339 with an offset (`T`/`t`/space, `Z`/`z`/`±hh:mm`), else the value is rejected —
+  DuckDB or polars alone would read a bare local time as UTC;
+- whole numbers: `-?\\d{1,18}` only (a cast alone would round `1.5`);
+- decimals: the exact text, `-?\\d+(\\.\\d+)?(e±\\d+)?`, cast to DECIMAL(38,9) — never through a
+  float (the JSON reader is handed decimals as strings; see `pipelines.adapters.json_pages`).
+
+A value that is present but does not parse leaves the column null and names its reason in
+`_bad__<column>`, for the contract (pipelines/sources/frames.py) to report in field order.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from pipelines.sources.columns import Column
+from pipelines.sources.frames import BAD
+from pipelines.sources.registry import CanonicalSource
+
+FAST_INSTANT = "%Y-%m-%dT%H:%M:%S%.fZ"
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+WHOLE = r"^-?\d{1,18}$"
+DECIMAL = r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$"
+REASONS = {
+    "instant": "is not an RFC 3339 timestamp with offset",
+    "integer": "is not a whole number",
+    "decimal": "is not a decimal number",
+    "float": "is not a number",
+    "boolean": "is not true or false",
+}
+
+
+def type_text_columns(frame: pl.DataFrame, source: CanonicalSource) -> pl.DataFrame:
+    """`frame` holds the source's columns as text (absent ones are null); returns them typed,
+    with `_bad__<column>` beside each column whose text did not parse."""
+    present = set(frame.columns)
+    typed, bad = [], []
+    for column in source.columns:
+        text = pl.col(column.name) if column.name in present else pl.lit(None, pl.String)
+        value, parsed_ok = _typed(text, column)
+        if column.default is not None:
+            value = value.fill_null(pl.lit(column.default).cast(column.polars_type))
+        typed.append(value.alias(column.name))
+        if column.kind in REASONS and column.name in present:
+            bad.append(pl.when(text.is_not_null() & ~parsed_ok).then(pl.lit(REASONS[column.kind]))
+                       .otherwise(None).alias(BAD + column.name))
+    others = [c for c in frame.columns if c.startswith("_")]
+    return frame.select(*typed, *bad, *others)
+
+
+def _typed(text: pl.Expr, column: Column) -> tuple[pl.Expr, pl.Expr]:
+    """(typed value, whether the text parsed) for one column."""
+    if column.kind == "instant":
+        fast = text.str.to_datetime(FAST_INSTANT, time_zone="UTC", time_unit="us", strict=False)
+        shaped = text.str.contains(RFC3339)
+        # `Z`/`z`, `t` and a space separator become `+00:00` and `T`, so one offset format reads them all.
+        normalised = text.str.to_uppercase().str.replace(" ", "T").str.replace("Z$", "+00:00")
+        slow = normalised.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", time_unit="us", strict=False)
+        value = pl.when(fast.is_not_null()).then(fast).when(shaped).then(slow)
+        return value, value.is_not_null()
+    if column.kind == "integer":
+        ok = text.str.contains(WHOLE)
+        return pl.when(ok).then(text.str.to_integer(strict=False)), ok.fill_null(False)
+    if column.kind == "decimal":
+        ok = text.str.contains(DECIMAL)
+        value = pl.when(ok).then(text.cast(column.polars_type, strict=False))
+        return value, value.is_not_null()
+    if column.kind == "float":
+        value = text.cast(pl.Float64, strict=False)
+        return value, value.is_not_null()
+    if column.kind == "boolean":
+        lowered = text.str.to_lowercase()
+        value = pl.when(lowered == "true").then(True).when(lowered == "false").then(False)
+        return value, value.is_not_null()
+    return text, pl.lit(True)

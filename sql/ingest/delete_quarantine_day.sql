@@ -1,1 +1,0 @@
-DELETE FROM quarantine.{{source}} WHERE day = $day;

@@ -1,1 +1,0 @@
-INSERT INTO quarantine.{{source}} BY NAME SELECT * FROM quarantine_batch;
