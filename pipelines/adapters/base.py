@@ -22,6 +22,7 @@ naming the source.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
@@ -55,6 +56,17 @@ class AdapterConfig(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     adapter: str
+
+    def env_keys(self) -> dict[str, str]:
+        """{key: variable name} of the keys ending in `_env` that are set: secrets and URLs live in
+        the environment, never in the file (DESIGN.md "Configuration file")."""
+        return {k: v for k, v in self.model_dump().items() if k.endswith("_env") and v}
+
+    def env_value(self, key: str) -> str | None:
+        """The value of the environment variable that `key` (e.g. "token_env") names; None if unset
+        or empty. The configuration loader checks at start that every named variable is set."""
+        name = getattr(self, key)
+        return (os.environ.get(name) or None) if name else None
 
 
 class Adapter(Protocol):

@@ -18,7 +18,9 @@ import duckdb
 from pydantic import PrivateAttr
 
 from pipelines import warehouse
+from pipelines.adapters.configs import GatewayApiConfig, SnapshotsApiConfig
 from pipelines.client import SourceClient
+from pipelines.config import load_config
 
 DEMO_LABEL = "bundled demo fleet (fixtures/): demo data, not a real fleet"
 
@@ -107,6 +109,15 @@ def _url(name: str) -> str | None:
     return value
 
 
+def _contract_api_sections() -> tuple[SnapshotsApiConfig, GatewayApiConfig]:
+    """The variables naming the contract APIs' URLs and tokens: the configuration file's, where it
+    reads a source from them, else the defaults (BILLING_API_URL, GATEWAY_API_TOKEN, ...)."""
+    config = load_config()
+    billing = config.billing if isinstance(config.billing, SnapshotsApiConfig) else SnapshotsApiConfig()
+    gateways = [s for s in (config.requests, config.events) if isinstance(s, GatewayApiConfig)]
+    return billing, (gateways[0] if gateways else GatewayApiConfig())
+
+
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
     # Knobs for operators and for fault tests (short timeouts and backoff, small pages).
     http = dict(
@@ -116,17 +127,18 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         backoff_max_s=float(os.environ.get("INVOICE_TRUE_HTTP_BACKOFF_MAX_S", "30")),
         page_limit=int(os.environ.get("INVOICE_TRUE_PAGE_LIMIT", "100000")),
     )
+    billing, gateway = _contract_api_sections()
     return {
         "billing_api": HttpSource(
             name="billing API",
-            url=_url("BILLING_API_URL"),
-            token=_token("BILLING_API_TOKEN"),
+            url=_url(billing.url_env),
+            token=_token(billing.token_env),
             **http,
         ),
         "gateway_api": HttpSource(
             name="gateway API",
-            url=_url("GATEWAY_API_URL"),
-            token=_token("GATEWAY_API_TOKEN"),
+            url=_url(gateway.url_env),
+            token=_token(gateway.token_env),
             **http,
         ),
         "warehouse": Warehouse(path=str(warehouse.published_path_from_env())),

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import dagster as dg
 
+from pipelines.config import load_config
 from pipelines.contracts import CheckSettings
 from pipelines.defs.checks.common import POOL, Scope, md_table, scope_of
 from pipelines.defs.resources import Warehouse
@@ -84,7 +85,7 @@ def _quarantine_check(source: str) -> dg.AssetChecksDefinition:
     )
     def check(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
         with warehouse.connect() as con:
-            return quarantine_share_result(con, source, scope_of(context), CheckSettings.from_env())
+            return quarantine_share_result(con, source, scope_of(context), load_config().checks)
 
     return check
 

@@ -19,6 +19,7 @@ from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import DEMO_LABEL, HttpSource, Warehouse
 from pipelines.ingest import IngestResult, land_source
+from pipelines.config import load_config
 from pipelines.settings import AccountingSettings
 
 
@@ -75,7 +76,7 @@ def fetch_days(context, client, con, table: str, path: str, settings: Accounting
 def ingest(
     context: dg.AssetExecutionContext, source: HttpSource, warehouse: Warehouse, table: str, path: str
 ) -> dg.MaterializeResult:
-    settings = AccountingSettings()
+    settings = load_config().accounting
     results: list[IngestResult] = []
     try:
         with source.client() as client, warehouse.connect() as con:

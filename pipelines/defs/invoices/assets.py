@@ -28,7 +28,7 @@ from pipelines.invoices import (
     import_invoices,
     reconciliation_summary,
 )
-from pipelines.settings import AccountingSettings
+from pipelines.config import load_config
 
 INVOICES_PATH = "/v1/billing/invoices"
 PATHS_ENV = "FOCUS_INVOICE_PATHS"
@@ -55,7 +55,7 @@ def focus_paths() -> list[str]:
 
 def expected_currency(con, period: str) -> str | None:
     """The configured currency, else the one currency the period's billing snapshots use (if one)."""
-    configured = AccountingSettings().currency
+    configured = load_config().accounting.currency
     if configured:
         return configured
     rows = con.execute(
