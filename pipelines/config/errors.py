@@ -65,7 +65,7 @@ def _word(error: dict[str, Any], data: dict[str, Any], adapters: dict[str, list[
             if not rest:
                 where += ":"
     elif head == "checks" and rest and rest[0] in env:
-        where, rest, suffix = env[rest[0]], rest[1:], ""
+        where, rest, suffix = env[rest[0]] + ":", rest[1:], ""
     elif head in ("models", "accounting", "checks"):
         where, suffix = f"[{head}]", ""
         if head == "models" and rest:
@@ -82,7 +82,7 @@ def _word(error: dict[str, Any], data: dict[str, Any], adapters: dict[str, list[
     if kind == "list_type" and head == "resource_map" and not key:
         return "resource_map must be written as [[resource_map]] tables"
     if kind == "value_error":
-        return f"{where} {key} {message}".replace("  ", " ") if key else f"{where} {message}"
+        return f"{where} {key} {message}" if key else f"{where} {message}"
     return f"{where} {key}: {message}{_got(error)}" if key else f"{where} {message}{_got(error)}"
 
 
@@ -101,5 +101,5 @@ def _entry_label(data: dict[str, Any], index: int) -> str:
     entry = entries[index] if isinstance(entries, list) and index < len(entries) else None
     if not isinstance(entry, dict):
         return ""
-    parts = [str(entry[k]) for k in ("source", "source_id") if isinstance(entry.get(k), str)]
+    parts = [entry[k] for k in ("source", "source_id") if isinstance(entry.get(k), str) and entry[k].strip()]
     return f" ({' '.join(parts)})" if parts else ""
