@@ -40,6 +40,21 @@ def test_a_relaunched_spot_replica_reusing_its_address_maps_to_each_resource_in_
     assert out["_problem_reason"].to_list() == [None] * 4
 
 
+def test_before_the_first_window_and_between_two_windows_an_address_is_unmapped():
+    entries = [
+        entry(A, "gpu-a-spot-1", valid_from=at(10), valid_to=at(12)),
+        entry(A, "gpu-a-spot-2", valid_from=at(12, 30)),
+    ]
+    out = apply(entries, [A, A, A, A], [at(9), at(11), at(12, 15), at(12, 30)])
+    assert out["resource_id"].to_list() == [None, "gpu-a-spot-1", None, "gpu-a-spot-2"]
+    assert out["_problem_reason"].to_list() == [
+        f"unmapped_resource: litellm id {A} is not mapped at 2026-10-28T09:00:00Z",
+        None,
+        f"unmapped_resource: litellm id {A} is not mapped at 2026-10-28T12:15:00Z",
+        None,
+    ]
+
+
 def test_validity_is_half_open_the_end_instant_is_outside():
     entries = [entry(A, "gpu-a", valid_from=at(10), valid_to=at(11))]
     out = apply(entries, [A, A, A, A], [at(9, 59, 59, 999_999), at(10), at(10, 59, 59), at(11)])
