@@ -262,6 +262,7 @@ def test_the_contract_api_resources_read_the_variables_the_file_names(monkeypatc
     resources = resources_from_env()
     assert resources["gateway_api"].url == "https://gateway.example"
     assert resources["gateway_api"].token.env_var_name == "FLEET_GATEWAY_KEY"  # an EnvVar: shown by name only
+    assert resources["gateway_api"].token_env == "FLEET_GATEWAY_KEY"  # named in the hint on a refused token
     assert resources["billing_api"].url == "https://billing.example"
 
 

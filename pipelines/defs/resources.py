@@ -1,4 +1,5 @@
-"""Resources: the two HTTP sources and the DuckDB warehouse, configured from the environment.
+"""Resources: the two HTTP sources and the DuckDB warehouse, configured from the environment (the
+variables the configuration file names for the contract APIs, BILLING_API_URL etc. by default).
 
 With no source URLs set, the sources serve the bundled fixture fleet on a loopback port
 and are read through the same HTTP client: the demo exercises the real path.
@@ -48,6 +49,7 @@ class HttpSource(dg.ConfigurableResource):
     name: str
     url: str | None = None
     token: str | None = None
+    token_env: str | None = None  # the variable's name, for the hint on a refused token
     timeout_s: float = 60.0
     max_attempts: int = 6
     backoff_base_s: float = 0.5
@@ -70,6 +72,7 @@ class HttpSource(dg.ConfigurableResource):
             backoff_base_s=self.backoff_base_s,
             backoff_max_s=self.backoff_max_s,
             page_limit=self.page_limit,
+            token_env=self.token_env,
         ) as client:
             yield client
 
@@ -133,12 +136,14 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             name="billing API",
             url=_url(billing.url_env),
             token=_token(billing.token_env),
+            token_env=billing.token_env,
             **http,
         ),
         "gateway_api": HttpSource(
             name="gateway API",
             url=_url(gateway.url_env),
             token=_token(gateway.token_env),
+            token_env=gateway.token_env,
             **http,
         ),
         "warehouse": Warehouse(path=str(warehouse.published_path_from_env())),
