@@ -29,6 +29,7 @@ from bench.serve import day_window
 from pipelines import accounting, ingest, warehouse
 from pipelines.accounting import DayRange, build_marts
 from pipelines.client import SourceClient
+from pipelines.config import load_config
 from pipelines.settings import AccountingSettings
 from pipelines.sql_files import statements
 
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> None:
     published = args.out / "invoice_true.duckdb"
     sampler, profile = RssSampler(), Profile()
     instrument(profile)
-    settings = AccountingSettings()
+    settings = load_config().accounting
     result: dict = {"phases": {}, "ingest_sources": {}}
     days = [args.start + timedelta(days=i) for i in range(args.days)]
     with warehouse.connect(warehouse.work_path_for(published)) as con:

@@ -19,13 +19,13 @@ from datetime import date, datetime, timedelta, timezone
 
 from fixtures.fleet import DEFAULT_START, load_fleet
 from fixtures.server import FixtureServer
-from pipelines.settings import AccountingSettings
+from pipelines.config import load_config
 
 SOURCES = {"billing_snapshots": "snapshots", "requests": "requests", "fleet_events": "events"}
 
 
 def day_window(day: date, margin_s: int | None = None) -> tuple[datetime, datetime]:
-    margin = timedelta(seconds=AccountingSettings().day_edge_margin_s if margin_s is None else margin_s)
+    margin = timedelta(seconds=load_config().accounting.day_edge_margin_s if margin_s is None else margin_s)
     start = datetime.combine(day, datetime.min.time(), timezone.utc) - margin
     return start, start + timedelta(days=1) + 2 * margin
 

@@ -1,7 +1,8 @@
-"""`invoice-true run` and `invoice-true demo`.
+"""`invoice-true run`, `invoice-true demo` and `invoice-true doctor`.
 
 Exit status (DESIGN.md "How it runs"): 0 published and every check passed; 2 published but
-checks failed (each named on one line); 1 nothing published, with a one-line reason.
+checks failed (each named on one line); 1 nothing published, with a one-line reason. Doctor:
+0 when the configuration is usable and every source answered, else 1 (pipelines/doctor.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import argparse
 import os
 import secrets
 import sys
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from pipelines.runner import NOT_PUBLISHED, PUBLISHED, run_days
@@ -25,14 +26,28 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
     run.add_argument("--end", type=date.fromisoformat, required=True, help="day after the last, YYYY-MM-DD")
     commands.add_parser("demo", help="serve the bundled fixture fleet on loopback, run all its days, print $/Mtok")
+    doctor = commands.add_parser("doctor", help="check the configuration and probe each source (rows in the last hour)")
+    doctor.add_argument("--at", type=instant, default=None,
+                        help="count the hour before this RFC 3339 instant instead of now, e.g. 2026-11-30T11:00:00Z")
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return NOT_PUBLISHED if exc.code else PUBLISHED
     quiet_dagster()
+    if args.command == "doctor":
+        from pipelines.doctor import run_doctor
+
+        return run_doctor(now=args.at)
     if args.command == "run":
         return report(run_days(args.start, args.end))
     return demo()
+
+
+def instant(text: str) -> datetime:
+    at = datetime.fromisoformat(text)
+    if at.tzinfo is None:
+        raise ValueError("an instant needs its zone, e.g. Z")
+    return at.astimezone(timezone.utc)
 
 
 def quiet_dagster() -> None:

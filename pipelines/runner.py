@@ -38,6 +38,12 @@ def run_days(start: date, end: date) -> RunOutcome:
             f"bad arguments: days must be complete UTC days from {FIRST_DAY} (INVOICE_TRUE_FIRST_DAY) "
             f"to {today - timedelta(days=1)}; got [{start}, {end})"
         ])
+    from pipelines.config import ConfigError, load_config
+
+    try:  # a bad file, an unknown adapter or a missing variable stops the run before any fetch
+        load_config()
+    except ConfigError as exc:
+        return RunOutcome(NOT_PUBLISHED, [f"nothing published: {exc}"])
     instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
     lock = warehouse.run_lock(
         warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)

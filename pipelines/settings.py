@@ -1,13 +1,20 @@
-"""The accounting knobs of DESIGN.md, in one typed place, with its defaults."""
+"""The accounting knobs of DESIGN.md, in one typed place, with its defaults.
+
+Set from `[accounting]` of the configuration file; code reads them as `load_config().accounting`.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class AccountingSettings(BaseModel):
+    """`[accounting]` of the configuration file (pipelines/config); these defaults are DESIGN.md's."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     max_sample_gap_s: int = Field(300, description="An interval longer than this is a billing gap (rule 3).")
     day_edge_margin_s: int = Field(900, description="Each source is read this far beyond both day edges.")
     band_tiers: list[str] = Field(default_factory=lambda: ["h100-class"], description="Tiers the band applies to.")

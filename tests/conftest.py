@@ -68,3 +68,15 @@ def pipeline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> PipelineRun:
 @pytest.fixture
 def tiny_fleet() -> Fleet:
     return Fleet.from_json_dir(DATA / "tiny_fleet" / "input")
+
+
+@pytest.fixture(autouse=True)
+def fresh_config(monkeypatch: pytest.MonkeyPatch):
+    """Each test reads the configuration afresh (a process reads it once and keeps it), and only the
+    file a test names: a developer's own INVOICE_TRUE_CONFIG never leaks into the tests."""
+    from pipelines.config import CONFIG_ENV, load_config
+
+    monkeypatch.delenv(CONFIG_ENV, raising=False)
+    load_config.cache_clear()
+    yield
+    load_config.cache_clear()

@@ -1,16 +1,15 @@
 """The bounds of the trust checks (DESIGN.md "Checks"), typed, with their defaults.
 
-Each field can be overridden from the environment as ``INVOICE_TRUE_<FIELD>`` (upper case),
-e.g. ``INVOICE_TRUE_MAX_QUARANTINE_SHARE=0.05``, so a deployment or a test sets a bound
-without touching code.
+Set from `[checks]` of the configuration file, and each field can be overridden from the
+environment as ``INVOICE_TRUE_<FIELD>`` (upper case), e.g. ``INVOICE_TRUE_MAX_QUARANTINE_SHARE=0.05``,
+so a deployment or a test sets a bound without touching code (pipelines/config/app.py reads them).
 """
 
 from __future__ import annotations
 
-import os
 from decimal import Decimal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from pipelines.settings import AccountingSettings
 
@@ -18,6 +17,10 @@ ENV_PREFIX = "INVOICE_TRUE_"
 
 
 class CheckSettings(BaseModel):
+    """`[checks]` of the configuration file (pipelines/config); code reads them as `load_config().checks`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
     max_pandas_rows: int = Field(
         1_000_000,
         description="A contract batch with more rows than this runs as DuckDB SQL (the same "
@@ -45,12 +48,3 @@ class CheckSettings(BaseModel):
         description="Each source day is fetched this far beyond both edges (the quarantine check's denominator).",
     )
     examples: int = Field(5, description="Example rows shown per failed expectation.")
-
-    @classmethod
-    def from_env(cls, **overrides: object) -> CheckSettings:
-        values: dict[str, object] = {}
-        for name in cls.model_fields:
-            raw = os.environ.get(ENV_PREFIX + name.upper())
-            if raw is not None:
-                values[name] = None if raw == "" and name == "currency" else raw
-        return cls(**(values | overrides))

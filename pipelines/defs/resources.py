@@ -1,14 +1,16 @@
-"""Resources: the two HTTP sources and the DuckDB warehouse, configured from the environment.
+"""Resources: the fleet's sources as the configuration chooses them, and the DuckDB warehouse.
 
-With no source URLs set, the sources serve the bundled fixture fleet on a loopback port
-and are read through the same HTTP client: the demo exercises the real path.
+`FleetSources` builds each role's adapter (pipelines/adapters) from the configuration file, or
+from the environment when there is none (the contract APIs at BILLING_API_URL, GATEWAY_API_URL).
+Secrets stay in the environment: the configuration names variables, never values, so what the
+Dagster UI shows of these resources holds no secret. With no source URLs set, the contract
+adapters serve the bundled fixture fleet on a loopback port and read it through the same HTTP
+client: the demo exercises the real path.
 """
 
 from __future__ import annotations
 
 import os
-import secrets
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date
@@ -16,61 +18,40 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from pydantic import PrivateAttr
 
 from pipelines import warehouse
-from pipelines.client import SourceClient
+from pipelines.adapters.contract_api import DEMO_LABEL
+from pipelines.config import config_path, load_config
 
-DEMO_LABEL = "bundled demo fleet (fixtures/): demo data, not a real fleet"
-
-_demo_lock = threading.Lock()
-_demo_server: tuple[str, str] | None = None  # (base URL, token) of this process's demo server
+__all__ = ["DEMO_LABEL", "FleetSources", "Warehouse", "resources_from_env"]
 
 
-def demo_server() -> tuple[str, str]:
-    """Start (once per process) a loopback server over the bundled fixture fleet."""
-    global _demo_server
-    with _demo_lock:
-        if _demo_server is None:
-            from fixtures.fleet import default_week
-            from fixtures.server import FixtureServer
+class FleetSources(dg.ConfigurableResource):
+    """The adapters of the configured sources (DESIGN.md "Sources as they really come")."""
 
-            token = secrets.token_urlsafe(24)
-            server = FixtureServer(default_week(), token=token).start()
-            _demo_server = (server.url, token)
-        return _demo_server
+    config_file: str | None = None  # where the configuration came from; None: the environment
+    # What reads each role, for a person in the UI: the adapter, URLs without credentials, and the
+    # NAMES of the variables holding secrets ($NAME), never their values.
+    requests: str = ""
+    billing: str = ""
+    events: str = ""
+    crosscheck: str = ""
 
+    def adapter(self, role: str, scratch: Path | None = None):
+        from pipelines.adapters import build_adapter
 
-class HttpSource(dg.ConfigurableResource):
-    """One of the two HTTP sources of DESIGN.md (billing API or gateway API)."""
+        app = load_config()
+        section = app.sources().get(role)
+        if section is None:
+            return None
+        adapter = build_adapter(role, section, app)
+        if scratch is not None and hasattr(adapter, "scratch_root"):
+            adapter.scratch_root = scratch  # where an adapter stages what it fetches
+        return adapter
 
-    name: str
-    url: str | None = None
-    token: str | None = None
-    timeout_s: float = 60.0
-    max_attempts: int = 6
-    backoff_base_s: float = 0.5
-    backoff_max_s: float = 30.0
-    page_limit: int = 100_000
-
-    @property
-    def is_demo(self) -> bool:
-        return not self.url
-
-    @contextmanager
-    def client(self) -> Iterator[SourceClient]:
-        url, token = (self.url, self.token or "") if self.url else demo_server()
-        with SourceClient(
-            url.rstrip("/"),
-            token,
-            source=self.name,
-            timeout_s=self.timeout_s,
-            max_attempts=self.max_attempts,
-            backoff_base_s=self.backoff_base_s,
-            backoff_max_s=self.backoff_max_s,
-            page_limit=self.page_limit,
-        ) as client:
-            yield client
+    def label(self, adapter) -> str:
+        where = adapter.describe()
+        return DEMO_LABEL if where == "bundled demo fleet" else f"{adapter.name}: {where}"
 
 
 class Warehouse(dg.ConfigurableResource):
@@ -112,43 +93,34 @@ class Warehouse(dg.ConfigurableResource):
         attach_views(con, self.lake, (first, last) if first is not None else None)
 
 
-def _token(name: str) -> str | dg.EnvVar | None:
-    # An EnvVar is resolved at run time and shown in the UI by name only, never by value.
-    return dg.EnvVar(name) if os.environ.get(name) else None
+def section_summary(section) -> str:
+    parts = [section.adapter]
+    for key, value in section.model_dump().items():
+        if key == "adapter" or value is None:
+            continue
+        if key == "url_env":
+            url = os.environ.get(value)
+            parts.append(f"url={_without_credentials(url)}" if url else f"url=${value} (unset: demo fleet)")
+        elif key.endswith("_env"):
+            parts.append(f"{key[:-4]}=${value}")
+        else:
+            parts.append(f"{key}={value}")
+    return " ".join(parts)
 
 
-def _url(name: str) -> str | None:
-    """A source URL without `user:pass@`: resource config is shown in the Dagster UI, and the sources
-    authenticate with the bearer token only."""
-    value = os.environ.get(name) or None
-    if value and "@" in value:
-        import httpx
+def _without_credentials(url: str) -> str:
+    import httpx
 
-        value = str(httpx.URL(value).copy_with(userinfo=b""))
-    return value
+    return str(httpx.URL(url).copy_with(userinfo=b"")) if "@" in url else url
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    # Knobs for operators and for fault tests (short timeouts and backoff, small pages).
-    http = dict(
-        max_attempts=int(os.environ.get("INVOICE_TRUE_HTTP_ATTEMPTS", "6")),
-        timeout_s=float(os.environ.get("INVOICE_TRUE_HTTP_TIMEOUT_S", "60")),
-        backoff_base_s=float(os.environ.get("INVOICE_TRUE_HTTP_BACKOFF_S", "0.5")),
-        backoff_max_s=float(os.environ.get("INVOICE_TRUE_HTTP_BACKOFF_MAX_S", "30")),
-        page_limit=int(os.environ.get("INVOICE_TRUE_PAGE_LIMIT", "100000")),
-    )
+    path = config_path()
+    sections = load_config().sources()
     return {
-        "billing_api": HttpSource(
-            name="billing API",
-            url=_url("BILLING_API_URL"),
-            token=_token("BILLING_API_TOKEN"),
-            **http,
-        ),
-        "gateway_api": HttpSource(
-            name="gateway API",
-            url=_url("GATEWAY_API_URL"),
-            token=_token("GATEWAY_API_TOKEN"),
-            **http,
+        "sources": FleetSources(
+            config_file=str(path.resolve()) if path else None,
+            **{role: section_summary(section) for role, section in sections.items()},
         ),
         "warehouse": Warehouse(path=str(warehouse.published_path_from_env())),
     }

@@ -41,6 +41,7 @@ class RowRule:
 @dataclass(frozen=True)
 class CanonicalSource:
     name: str
+    role: str  # the configuration section whose adapter reads it: requests, billing, events, crosscheck
     model: type[BaseModel]
     key: tuple[str, ...]
     day_column: str
@@ -85,6 +86,7 @@ def _timestamp_text(column: str) -> pl.Expr:
 
 REQUESTS = CanonicalSource(
     name="requests",
+    role="requests",
     model=RequestLog,
     key=("request_id",),
     day_column="finished_at",
@@ -105,6 +107,7 @@ REQUESTS = CanonicalSource(
 
 BILLING_SNAPSHOTS = CanonicalSource(
     name="billing_snapshots",
+    role="billing",
     model=BillingSnapshot,
     key=("resource_id", "sampled_at"),
     day_column="sampled_at",
@@ -119,6 +122,7 @@ BILLING_SNAPSHOTS = CanonicalSource(
 
 FLEET_EVENTS = CanonicalSource(
     name="fleet_events",
+    role="events",
     model=FleetEvent,
     key=("resource_id", "at", "event"),
     day_column="at",

@@ -9,7 +9,7 @@ from pipelines.accounting import DayRange, build_marts, drop_intermediate, widen
 from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import Warehouse
-from pipelines.settings import AccountingSettings
+from pipelines.config import load_config
 from pipelines.sql_files import statements
 
 MARTS: dict[str, str] = {
@@ -110,7 +110,7 @@ def accounting_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
         warehouse.attach_lake(con, days.start, days.last)
         if days.start != context.partition_time_window.start.date():
             context.log.info(f"also rebuilding {days.start}: it was published with incomplete billing")
-        build_marts(con, days, AccountingSettings())
+        build_marts(con, days, load_config().accounting)
         for table in MARTS:
             yield dg.MaterializeResult(asset_key=["marts", table], metadata={
                 **table_metadata(con, "marts", table),

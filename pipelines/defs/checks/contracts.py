@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import dagster as dg
 
+from pipelines.config import load_config
 from pipelines.contracts import SUITES, CheckSettings, SuiteOutcome, run_suite
 from pipelines.defs.checks.common import POOL, Scope, md_table, scope_days, scope_of
 from pipelines.defs.resources import Warehouse
@@ -84,7 +85,7 @@ def _contract_checks(layer: str) -> dg.AssetChecksDefinition:
     )
     def checks(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> Iterator[dg.AssetCheckResult]:
         scope = scope_of(context)
-        settings = CheckSettings.from_env()
+        settings = load_config().checks
         selected = {tuple(k.asset_key.path) for k in context.selected_asset_check_keys}
         with warehouse.connect() as con:
             if layer == "raw":

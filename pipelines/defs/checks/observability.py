@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import dagster as dg
 
+from pipelines.config import load_config
 from pipelines.contracts import CheckSettings
 from pipelines.defs.checks.common import POOL, Scope, md_table, scope_of, utc
 from pipelines.defs.resources import Warehouse
@@ -90,4 +91,4 @@ def dark_billing(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -
                 from datetime import timedelta
 
                 scope = Scope(first, last + timedelta(hours=1), f"every stored hour, {first} to {last}", True)
-        return dark_billing_result(con, scope, CheckSettings.from_env())
+        return dark_billing_result(con, scope, load_config().checks)

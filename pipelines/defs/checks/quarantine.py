@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import dagster as dg
 
+from pipelines.config import load_config
 from pipelines.contracts import CheckSettings
 from pipelines.defs.checks.common import POOL, Scope, md_table, scope_days, scope_of
 from pipelines.defs.resources import Warehouse
@@ -86,7 +87,7 @@ def _quarantine_check(source: str) -> dg.AssetChecksDefinition:
         scope = scope_of(context)
         with warehouse.connect() as con:
             warehouse.attach_lake(con, *scope_days(scope))
-            return quarantine_share_result(con, source, scope, CheckSettings.from_env())
+            return quarantine_share_result(con, source, scope, load_config().checks)
 
     return check
 

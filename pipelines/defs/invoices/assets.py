@@ -10,6 +10,7 @@ schedule runs on the 5th at 06:00 UTC for the month before, once the provider's 
 """
 
 import os
+from contextlib import nullcontext
 from datetime import datetime, timedelta
 
 import dagster as dg
@@ -18,7 +19,8 @@ from pipelines import warehouse as files
 from pipelines.defs.metadata import table_metadata
 from pipelines.defs.jobs import WAREHOUSE_RUN_TAG
 from pipelines.defs.partitions import monthly, single_run
-from pipelines.defs.resources import DEMO_LABEL, HttpSource, Warehouse
+from pipelines.adapters.contract_api import ContractApi
+from pipelines.defs.resources import FleetSources, Warehouse
 from pipelines.invoices import (
     ABSOLUTE_TOLERANCE,
     RELATIVE_TOLERANCE,
@@ -28,7 +30,7 @@ from pipelines.invoices import (
     import_invoices,
     reconciliation_summary,
 )
-from pipelines.settings import AccountingSettings
+from pipelines.config import load_config
 
 INVOICES_PATH = "/v1/billing/invoices"
 PATHS_ENV = "FOCUS_INVOICE_PATHS"
@@ -55,7 +57,7 @@ def focus_paths() -> list[str]:
 
 def expected_currency(con, period: str) -> str | None:
     """The configured currency, else the one currency the period's billing snapshots use (if one)."""
-    configured = AccountingSettings().currency
+    configured = load_config().accounting.currency
     if configured:
         return configured
     rows = con.execute(
@@ -76,18 +78,21 @@ def expected_currency(con, period: str) -> str | None:
     f"FOCUS CSV/Parquet exports listed in {PATHS_ENV}); decimals exact, bad rows quarantined, the month replaced.",
 )
 def raw_invoice_rows(
-    context: dg.AssetExecutionContext, billing_api: HttpSource, warehouse: Warehouse
+    context: dg.AssetExecutionContext, sources: FleetSources, warehouse: Warehouse
 ) -> dg.MaterializeResult:
     paths = focus_paths()
     results: list[InvoiceImport] = []
     window = context.partition_time_window
-    with billing_api.client() as client, warehouse.connect() as con:
+    # The billing API answers invoices where billing is read from it; a cloud's export is files only.
+    billing = sources.adapter("billing")
+    api = billing if isinstance(billing, ContractApi) else None
+    with (api.client() if api else nullcontext()) as client, warehouse.connect() as con:
         warehouse.attach_lake(con, window.start.date(), (window.end - timedelta(days=1)).date())
         for period in billing_periods(window):
             result = import_invoices(
                 con,
                 billing_period=period,
-                pages=client.iter_pages(INVOICES_PATH, {"billing_period": period}),
+                pages=client.iter_pages(INVOICES_PATH, {"billing_period": period}) if client else [],
                 paths=paths,
                 expected_currency=expected_currency(con, period),
             )
@@ -98,7 +103,7 @@ def raw_invoice_rows(
             results.append(result)
     return dg.MaterializeResult(
         metadata={
-            "source": DEMO_LABEL if billing_api.is_demo else billing_api.name,
+            "source": sources.label(billing) if api else "FOCUS files",
             "files": dg.MetadataValue.json(paths),
             "billing_periods": dg.MetadataValue.json([p for r in results for p in r.billing_periods]),
             "rows_read": sum(r.read for r in results),

@@ -15,7 +15,7 @@ from dashboards.render import dashboard_path_for, render_dashboard
 from pipelines.defs.accounting.assets import MARTS
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import Warehouse
-from pipelines.settings import AccountingSettings
+from pipelines.config import load_config
 
 REPORT_MARTS = ("crossover", "demand_profile")
 DEPS = [
@@ -37,7 +37,7 @@ DEPS = [
     "next to the published DuckDB file as dashboard.html, or to DASHBOARD_PATH. Covers every published day.",
 )
 def dashboard(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.MaterializeResult:
-    settings = AccountingSettings()
+    settings = load_config().accounting
     band = (settings.band_low_usd_per_mtok, settings.band_high_usd_per_mtok)
     published = warehouse.published_path
     try:
