@@ -176,8 +176,10 @@ def land_samples(con, frames: list[pl.DataFrame]) -> None:
         pl.lit("prometheus").alias("source"), pl.lit(DAY).alias("day"), pl.col(ROW).alias("row_number"),
         pl.col(PROBLEM_FIELD).alias("field"), pl.col(PROBLEM_REASON).alias("reason"),
         pl.col(PAYLOAD).alias("raw_payload"))
-    con.execute("INSERT INTO raw.engine_token_samples BY NAME SELECT * FROM good")
-    con.execute("INSERT INTO quarantine.engine_token_samples BY NAME SELECT * FROM bad")
+    for table, held in (("raw.engine_token_samples", good), ("quarantine.engine_token_samples", bad)):
+        con.register("landing", held)
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM landing")
+        con.unregister("landing")
 
 
 @pytest.fixture(scope="module")
@@ -188,7 +190,7 @@ def fleet_day(prometheus_servers, tmp_path_factory):  # noqa: F811
     spot = sorted(r for r in engines["resource_id"].unique() if r.startswith("h100x2-spot"))
     restarted, lossy = spot[0], spot[1]
     counters = engine_counters(fleet, WINDOW.start - timedelta(minutes=10), WINDOW.end,
-                               restarts=[Restart(restarted, RESTART_AT)])
+                               restarts=[Restart(restarted, RESTART_AT)], requests=requests)
     server = prometheus_servers(openmetrics(counters))
     logs, lost = drop_rows(fleet, lossy, LOST_HOUR, 0.05)
 

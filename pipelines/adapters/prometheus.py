@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -37,9 +36,9 @@ import polars as pl
 from pydantic import Field, field_validator
 
 from pipelines.adapters.base import AdapterConfig, Window
+from pipelines.adapters.prometheus_api import PrometheusApi
 from pipelines.adapters.standin_resource_map import ResourceMap  # STAND-IN: the real resource map module
-from pipelines.client import (RETRYABLE_STATUS, SourceAuthError, SourceProtocolError, SourceUnavailable,
-                              _retry_after_s)
+from pipelines.client import SourceProtocolError
 from pipelines.sources.frames import BAD, ORIGIN, PAYLOAD, PROBLEM_FIELD, PROBLEM_REASON, ROW, check_contract
 from pipelines.sources.registry import ENGINE_TOKEN_SAMPLES
 
@@ -154,18 +153,15 @@ class PrometheusAdapter:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.config, self.resource_map, self.max_points = config, resource_map, max_points
-        headers = {"Accept": "application/json"}
+        token = None
         if config.token_env:
             token = (os.environ if environ is None else environ).get(config.token_env)
             if not token:
                 raise ValueError(f"crosscheck.token_env: the environment variable {config.token_env} is not set")
-            headers["Authorization"] = f"Bearer {token}"
-        # credentials written into the URL are dropped: they would be sent and logged with every request
-        base = httpx.URL(config.url).copy_with(userinfo=b"")
-        self.source = f"prometheus ({base.host}{f':{base.port}' if base.port else ''})"
-        self._http = httpx.Client(base_url=base, headers=headers, transport=transport, timeout=config.timeout_s)
-        self._max_attempts, self._backoff = max(1, max_attempts), (backoff_base_s, backoff_max_s)
-        self._sleep, self._rng = sleep, random.Random()
+        self.api = PrometheusApi(config.url, token=token, token_env=config.token_env, timeout_s=config.timeout_s,
+                                 transport=transport, max_attempts=max_attempts, backoff_base_s=backoff_base_s,
+                                 backoff_max_s=backoff_max_s, sleep=sleep)
+        self.source = self.api.source
         self._next_row = 1
         self._payloads: list[pl.DataFrame] = []
         self.last_read: ReadReport | None = None
@@ -175,7 +171,7 @@ class PrometheusAdapter:
                 f"query_range every {self.config.step_s} s")
 
     def close(self) -> None:
-        self._http.close()
+        self.api.close()
 
     def read(self, window: Window) -> Iterator[pl.DataFrame]:
         grid = step_grid(window.start, window.end, self.config.step_s)
@@ -183,10 +179,10 @@ class PrometheusAdapter:
         series: set[tuple[str | None, str]] = set()
         rows = rejected = 0
         for first_s, last_s in ranges:
-            body = self._get(QUERY_RANGE, {"query": self.config.metric, "start": str(first_s),
-                                           "end": str(last_s), "step": str(self.config.step_s)},
-                             f"{self.config.metric} over [{_iso_s(first_s)}, {_iso_s(last_s)}] every {self.config.step_s} s")
-            frame = self._conform(self._parse(body, first_s, last_s), window)
+            what = f"{self.config.metric} over [{_iso_s(first_s)}, {_iso_s(last_s)}] every {self.config.step_s} s"
+            data = self.api.data(QUERY_RANGE, {"query": self.config.metric, "start": str(first_s),
+                                               "end": str(last_s), "step": str(self.config.step_s)}, what)
+            frame = self._conform(self._parse(data, first_s, last_s), window)
             self._payloads.append(frame.select(ROW, PAYLOAD))
             series |= set(frame.select("instance", "series").unique().iter_rows())
             rows += frame.height
@@ -204,18 +200,16 @@ class PrometheusAdapter:
     def probe(self) -> str:
         label, metric = self.config.instance_label, self.config.metric
         query = f"count by ({label}) (last_over_time({metric}[1h]))"
-        body = self._get("/api/v1/query", {"query": query}, "probe")
-        result = _data(body, self.source, "/api/v1/query", "probe").get("result", [])
+        result = self.api.data("/api/v1/query", {"query": query}, "probe").get("result") or []
         if not result:
             return (f"{self.source} answers; no series of {metric} in the last hour: "
                     "the cross-check will have nothing to compare")
         return f"{self.source} answers; {len(result)} {label} value(s) reported {metric} in the last hour"
 
     # -- wire ------------------------------------------------------------------------------
-    def _parse(self, body: bytes, first_s: int, last_s: int) -> pl.DataFrame:
+    def _parse(self, data: dict, first_s: int, last_s: int) -> pl.DataFrame:
         """The matrix as one frame: a loop per series, none per sample."""
         where = f"query_range [{_iso_s(first_s)}, {_iso_s(last_s)}]"
-        data = _data(body, self.source, QUERY_RANGE, where)
         if data.get("resultType") != "matrix":
             raise SourceProtocolError(self.source, f"sent resultType {data.get('resultType')!r}, not a matrix",
                                       QUERY_RANGE, where)
@@ -261,61 +255,6 @@ class PrometheusAdapter:
         self._next_row += frame.height
         mapped = self.resource_map.apply(frame, source="prometheus", id_column="instance", at_column="at")
         return check_contract(mapped, ENGINE_TOKEN_SAMPLES, window=window.bounds)
-
-    def _get(self, path: str, params: dict[str, str], what: str) -> bytes:
-        last = ""
-        for attempt in range(1, self._max_attempts + 1):
-            wait_s = None
-            try:
-                response = self._http.get(path, params=params)
-            except httpx.TransportError as exc:  # timeouts, refused or dropped connections
-                last = f"failed with {exc.__class__.__name__}"
-            else:
-                status, said = response.status_code, _error_message(response.content)
-                if status in (401, 403):
-                    hint = (f"check {self.config.token_env}" if self.config.token_env
-                            else "set token_env in [crosscheck] to send a bearer token")
-                    raise SourceAuthError(self.source, f"refused the request ({status})", path, what, hint)
-                if status in RETRYABLE_STATUS:
-                    last, wait_s = f"answered {status}" + (f" ({said})" if said else ""), _retry_after_s(response)
-                elif status != 200 or said:
-                    raise SourceProtocolError(self.source, f"answered {status}" + (f" ({said})" if said else ""),
-                                              path, what)
-                else:
-                    return response.content
-            if attempt == self._max_attempts:
-                break
-            base_s, max_s = self._backoff
-            delay = min(wait_s, max_s) if wait_s is not None else self._rng.uniform(0, min(max_s, base_s * 2 ** (attempt - 1)))
-            log.warning("%s %s for %s (%s); retry %d/%d in %.1f s", self.source, last, path, what, attempt,
-                        self._max_attempts - 1, delay)
-            self._sleep(delay)
-        raise SourceUnavailable(self.source, f"{last} (gave up after {self._max_attempts} attempts)", path, what)
-
-
-def _data(body: bytes, source: str, path: str, where: str) -> dict:
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        raise SourceProtocolError(source, "sent a body that is not JSON", path, where) from None
-    if not isinstance(document, dict) or document.get("status") != "success" or not isinstance(document.get("data"), dict):
-        said = _error_message(body) or "no status success and no data"
-        raise SourceProtocolError(source, f"answered with an error ({said})", path, where)
-    for warning in document.get("warnings") or []:
-        log.warning("%s warned for %s (%s): %s", source, path, where, warning)
-    return document["data"]
-
-
-def _error_message(body: bytes) -> str | None:
-    """`<errorType>: <error>` of a Prometheus error envelope, on one line; None for anything else."""
-    try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
-    if not isinstance(document, dict) or document.get("status") != "error":
-        return None
-    text = f"{document.get('errorType', 'error')}: {document.get('error', '(no message)')}"
-    return " ".join(text.split())
 
 
 def _escape(value: str) -> str:

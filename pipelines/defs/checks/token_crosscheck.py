@@ -36,7 +36,7 @@ def token_crosscheck_result(con, scope: Scope, max_miss_pct: Decimal = DEFAULT_M
     unknown = [f"{reason.removeprefix('unmapped_resource: ')} ({samples:,} samples)" for reason, samples, *_ in unmapped]
     passed = not flagged and not unknown
     if passed:
-        description = (f"no engine counter in scope: nothing to cross-check" if not hours else
+        description = ("no engine counter in scope: nothing to cross-check" if not hours else
                        f"the logs hold the engines' count within {max_miss_pct} % in all {judged} judged "
                        f"resource-hours ({not_counted} not countable)")
     else:
