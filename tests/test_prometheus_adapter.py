@@ -205,6 +205,10 @@ def test_config_refuses_what_would_publish_wrong_numbers(monkeypatch):
         PrometheusConfig(adapter="prometheus", url="http://p:9090", step_s=7)
     with pytest.raises(ValidationError, match="not a plain series selector"):
         PrometheusConfig(adapter="prometheus", url="http://p:9090", metric="increase(vllm:generation_tokens_total[1h])")
+    with pytest.raises(ValidationError, match="not a plain series selector"):
+        PrometheusConfig(adapter="prometheus", url="http://p:9090", metric='vllm:x{job="a"} or vllm:y{job="b"}')
+    assert PrometheusConfig(adapter="prometheus", url="http://p:9090",
+                            metric='vllm:generation_tokens_total{job="vllm",pod=~"a}b"}').metric
     monkeypatch.delenv("NO_SUCH_TOKEN", raising=False)
     with pytest.raises(ValueError, match="crosscheck.token_env: the environment variable NO_SUCH_TOKEN is not set"):
         adapter("http://p:9090", token_env="NO_SUCH_TOKEN")

@@ -46,7 +46,8 @@ log = logging.getLogger(__name__)
 
 QUERY_RANGE = "/api/v1/query_range"
 MAX_POINTS_PER_QUERY = 11_000  # web/api/v1/api.go refuses (end - start) / step > 11000
-_SELECTOR = re.compile(r"[A-Za-z_:][A-Za-z0-9_:]*(\{.*\})?", re.S)
+# a metric name with optional matchers; braces only where quoted (so no `{...} or other{...}`)
+_SELECTOR = re.compile(r'[A-Za-z_:][A-Za-z0-9_:]*(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})?')
 _LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -178,6 +179,7 @@ class PrometheusAdapter:
         ranges = sub_ranges(*grid, self.config.step_s, self.max_points) if grid else []
         series: set[tuple[str | None, str]] = set()
         rows = rejected = 0
+        self._payloads = []  # the wire text of this read's rows only: memory stays one read's worth
         for first_s, last_s in ranges:
             what = f"{self.config.metric} over [{_iso_s(first_s)}, {_iso_s(last_s)}] every {self.config.step_s} s"
             data = self.api.data(QUERY_RANGE, {"query": self.config.metric, "start": str(first_s),
@@ -192,6 +194,7 @@ class PrometheusAdapter:
         (log.warning if self.last_read.empty else log.info)("%s", self.last_read.summary(self.config.metric))
 
     def payloads(self, rows: list[int]) -> dict[int, str]:
+        """The wire text (`{"metric": {...}, "value": [t, "v"]}`) of rows of the latest read."""
         if not self._payloads:
             return {}
         found = pl.concat(self._payloads).filter(pl.col(ROW).is_in(rows))
@@ -217,6 +220,9 @@ class PrometheusAdapter:
         parts = []
         for number, result in enumerate(data.get("result") or [], 1):
             metric = result.get("metric") or {}
+            if "histograms" in result:  # the selector reaches a native histogram: a configuration mistake
+                raise SourceProtocolError(self.source, "sent a native histogram, not a counter: "
+                                          + orjson.dumps(metric).decode(), QUERY_RANGE, where)
             points = pl.DataFrame(result.get("values") or [], schema=[("_t", pl.Float64), ("_v", pl.String)],
                                   orient="row")
             others = {k: v for k, v in metric.items() if k not in ("__name__", label)}
@@ -225,10 +231,9 @@ class PrometheusAdapter:
                 pl.lit(series_text(others)).alias("series"),
                 pl.lit(orjson.dumps(metric).decode()).alias("_metric"),
                 pl.lit(f"{where} series {number} point ").alias("_where"),
-                pl.lit("histograms" in result).alias("_histogram"),
             ))
         schema = {"_t": pl.Float64, "_v": pl.String, "instance": pl.String, "series": pl.String,
-                  "_metric": pl.String, "_where": pl.String, "_histogram": pl.Boolean}
+                  "_metric": pl.String, "_where": pl.String}
         return pl.concat(parts) if parts else pl.DataFrame(schema=schema)
 
     def _conform(self, points: pl.DataFrame, window: Window) -> pl.DataFrame:
@@ -248,9 +253,8 @@ class PrometheusAdapter:
             pl.when(no_instance).then(pl.lit(f"the series has no {self.config.instance_label} label: ")
                                       + pl.col("_metric")).alias(PROBLEM_REASON),
         ).with_columns(
-            pl.when(pl.col("_histogram")).then(pl.lit("is a native histogram, not a counter"))
-            .when(pl.col("value").is_null()).then(pl.lit("value ") + pl.col("_v") + pl.lit(" is not a whole number of tokens"))
-            .alias(BAD + "value"),
+            pl.when(pl.col("value").is_null())
+            .then(pl.lit("value ") + pl.col("_v") + pl.lit(" is not a whole number of tokens")).alias(BAD + "value"),
         )
         self._next_row += frame.height
         mapped = self.resource_map.apply(frame, source="prometheus", id_column="instance", at_column="at")
