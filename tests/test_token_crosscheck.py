@@ -35,8 +35,8 @@ SCOPE = Scope(t("00:00"), t("00:00", day=11), "2026-10-10")
 
 # -- the arithmetic, by hand ----------------------------------------------------------------
 @pytest.fixture
-def con(tmp_path):
-    con = warehouse(tmp_path)
+def con():
+    con = warehouse(None)  # in memory
     ensure_crosscheck_schema(con)
     yield con
     con.close()
