@@ -77,6 +77,34 @@ class FleetEvent(_Row):
     event: FleetEventKind = Field(description="What happened.")
 
 
+class EngineTokenSample(_Row):
+    """One reading of a replica's engine token counter (vLLM's `vllm:generation_tokens_total`),
+    as Prometheus evaluates it at one step of a `query_range` (DESIGN.md "Token cross-check")."""
+
+    at: AwareDatetime = Field(
+        description="The evaluation instant (a step of the range query, UTC): the value is the series' latest "
+        "sample at or before it, within Prometheus's 5-minute lookback."
+    )
+    resource_id: str = Field(
+        min_length=1, description="The replica, mapped from the instance label by the resource map (source prometheus)."
+    )
+    instance: str = Field(
+        min_length=1, description="The replica as Prometheus names it: the `instance` label (configurable)."
+    )
+    series: str = Field(
+        description="The series' other labels as canonical text, sorted by name, without `__name__` and the "
+        'instance label, e.g. `engine="0",model_name="llama-3.1-70b"`.'
+    )
+    # Whole tokens, exactly. vLLM increments the counter by whole token counts; Prometheus holds it
+    # as a float64, which is exact for integers below 2**53, and prints it without an exponent
+    # (strconv 'f', -1), so the wire text of a count parses exactly as an integer. A value that is
+    # not a whole number (or NaN, Inf) breaks the contract and is quarantined, never rounded.
+    value: NonNegativeInt = Field(
+        description="Generated tokens counted since the engine started (cumulative); it falls when the engine "
+        "restarts (a reset)."
+    )
+
+
 RowT = TypeVar("RowT")
 
 

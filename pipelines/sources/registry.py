@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from pydantic import BaseModel
 
-from models.sources import BillingSnapshot, FleetEvent, RequestLog
+from models.sources import BillingSnapshot, EngineTokenSample, FleetEvent, RequestLog
 from pipelines.sources.columns import Column, columns_of
 
 ISO_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -133,7 +133,20 @@ FLEET_EVENTS = CanonicalSource(
     carries_edges=True,
 )
 
-SOURCES: dict[str, CanonicalSource] = {s.name: s for s in (BILLING_SNAPSHOTS, REQUESTS, FLEET_EVENTS)}
+ENGINE_TOKEN_SAMPLES = CanonicalSource(
+    name="engine_token_samples",
+    model=EngineTokenSample,
+    key=("instance", "series", "at"),
+    day_column="at",
+    description="The engines' own token counters (vllm:generation_tokens_total), as a Prometheus evaluates them "
+    "at each step of a range query (raw counter values, no increase()); one row per series and step, keyed on "
+    "(instance, series, at); it belongs to the UTC day of at. Read by the prometheus cross-check adapter.",
+    label="instance || ' {' || series || '} at ' || strftime(\"at\", '%Y-%m-%dT%H:%M:%SZ')",
+)
+
+SOURCES: dict[str, CanonicalSource] = {
+    s.name: s for s in (BILLING_SNAPSHOTS, REQUESTS, FLEET_EVENTS, ENGINE_TOKEN_SAMPLES)
+}
 
 
 def create_raw_tables(con) -> None:
