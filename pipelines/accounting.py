@@ -34,6 +34,7 @@ DAILY_MARTS = (
     "marts/cost_per_mtok_daily.sql",
     "marts/observability_gaps.sql",
     "marts/billing_resets.sql",
+    "marts/token_crosscheck.sql",
 )
 WHOLE_MARTS = (
     "marts/cost_by_idle_fraction.sql",
@@ -82,6 +83,7 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     run_sql_file(con, "schema/marts.sql")
     run_sql_file(con, "schema/reports.sql")
     run_sql_file(con, "schema/invoices.sql")
+    run_sql_file(con, "schema/token_crosscheck.sql")
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: AccountingSettings) -> None:

@@ -2,7 +2,8 @@
 
 It needs marts.resource_hourly of the same days (the logged tokens) and the counter samples in
 raw.engine_token_samples, including the evaluation at the range's end, which closes its last hour
-(a run stores its day-edge margins for reading). The SQL is sql/marts/token_crosscheck.sql.
+(a run stores its day-edge margins for reading). The SQL is sql/marts/token_crosscheck.sql; the
+accounting build runs it with the other daily marts, and this runs it alone.
 """
 
 from __future__ import annotations
@@ -10,19 +11,14 @@ from __future__ import annotations
 import duckdb
 
 from pipelines.accounting import DayRange
-from pipelines.sources.registry import ENGINE_TOKEN_SAMPLES
 from pipelines.sql_files import run_sql_file
 
 MODEL = "marts/token_crosscheck.sql"
 
 
 def ensure_crosscheck_schema(con: duckdb.DuckDBPyConnection) -> None:
-    """raw.engine_token_samples (declared once, in the registry), the mart and the quarantine table."""
+    """The mart's table (the counter samples are the lake's: raw.engine_token_samples)."""
     con.execute("SET TimeZone = 'UTC'")
-    con.execute("CREATE SCHEMA IF NOT EXISTS raw")
-    con.execute(ENGINE_TOKEN_SAMPLES.ddl("raw"))
-    for statement in ENGINE_TOKEN_SAMPLES.comments("raw"):
-        con.execute(statement)
     run_sql_file(con, "schema/token_crosscheck.sql")
 
 

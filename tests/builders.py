@@ -133,11 +133,68 @@ def event(resource_id: str, at: datetime, name: str, *, tier: str = TIER) -> dic
 
 
 def warehouse(directory: Path | None, name: str = "warehouse.duckdb") -> duckdb.DuckDBPyConnection:
-    """A fresh DuckDB file in `directory` (in memory when None) with the raw and mart schemas."""
+    """A fresh DuckDB file in `directory` (in memory when None) with the mart schemas, and raw and
+    quarantine as plain tables (the pipeline reads them as views over its lake)."""
     con = duckdb.connect(str(Path(directory) / name) if directory is not None else ":memory:")
     ensure_schema(con)
     create_raw_tables(con)
+    create_quarantine_tables(con)
     return con
+
+
+def create_quarantine_tables(con: duckdb.DuckDBPyConnection) -> None:
+    from pipelines.landing import QUARANTINE_SCHEMA
+    from pipelines.sources.registry import SOURCES
+
+    con.execute("CREATE SCHEMA IF NOT EXISTS quarantine")
+    columns = ", ".join(f"{f.name} {'DATE' if f.name == 'day' else 'BIGINT' if f.name == 'row_number' else 'VARCHAR'}"
+                        for f in QUARANTINE_SCHEMA)
+    for name in SOURCES:
+        con.execute(f"CREATE TABLE IF NOT EXISTS quarantine.{name} ({columns})")
+
+
+class PagesClient:
+    """Serves given contract-API pages as `SourceClient.iter_pages` would."""
+
+    def __init__(self, pages):
+        self.pages = pages
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return None
+
+    def iter_pages(self, path, params):
+        return iter(self.pages)
+
+
+def land_pages(con: duckdb.DuckDBPyConnection, source: str, pages, window) -> None:
+    """Contract-API pages typed by the real adapter, their good rows appended to raw.<source> (identical
+    copies collapsed, rule 9) and the rejected ones to quarantine.<source>."""
+    import polars as pl
+
+    from pipelines.adapters.contract_api import ContractApiAdapter
+    from pipelines.sources.frames import PAYLOAD, PROBLEM_FIELD, PROBLEM_REASON, ROW
+    from pipelines.sources.registry import SOURCES
+
+    adapter = ContractApiAdapter(SOURCES[source], lambda: PagesClient(pages), label="test pages")
+    try:
+        frames = list(adapter.read(window))
+    finally:
+        adapter.close()
+    frame = pl.concat(frames) if frames else None
+    if frame is None:
+        return
+    good = frame.filter(pl.col(PROBLEM_FIELD).is_null()).select(SOURCES[source].column_names).unique()
+    bad = frame.filter(pl.col(PROBLEM_FIELD).is_not_null()).select(
+        pl.lit(source).alias("source"), pl.lit(window.day).alias("day"), pl.col(ROW).alias("row_number"),
+        pl.col(PROBLEM_FIELD).alias("field"), pl.col(PROBLEM_REASON).alias("reason"),
+        pl.col(PAYLOAD).alias("raw_payload"))
+    for table, held in ((f"raw.{source}", good), (f"quarantine.{source}", bad)):
+        con.register("landing", held.to_arrow())
+        con.execute(f"INSERT INTO {table} BY NAME SELECT * FROM landing")
+        con.unregister("landing")
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], items: Iterable[dict]) -> None:

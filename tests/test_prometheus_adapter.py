@@ -20,7 +20,12 @@ from pydantic import ValidationError
 from fixtures.wires.openmetrics import openmetrics
 from pipelines.adapters.base import Window
 from pipelines.adapters.prometheus import PrometheusAdapter, PrometheusConfig, step_grid, sub_ranges
-from pipelines.adapters.standin_resource_map import MapEntry, ResourceMap
+from pipelines.config import ResourceMapEntry
+from pipelines.sources.resource_map import ResourceMap
+
+
+def MapEntry(source, source_id, resource_id):  # noqa: N802 - reads like the entry it builds
+    return ResourceMapEntry(source=source, source_id=source_id, resource_id=resource_id)
 from pipelines.client import SourceAuthError, SourceProtocolError
 from pipelines.sources.frames import PROBLEM_FIELD, PROBLEM_REASON
 from tests.servers.prometheus import prometheus_servers  # noqa: F401 - the session fixture
@@ -131,7 +136,7 @@ def test_unmapped_instance_is_quarantined_with_its_reason(prometheus_url):
     x = frame.filter(pl.col("instance") == "x:9999")
     assert x.height == 11  # 10:00 .. 10:10: the last sample (10:05) answers for 5 more minutes
     assert set(x[PROBLEM_FIELD]) == {"instance"}
-    assert x[PROBLEM_REASON][0] == "unmapped_resource: instance x:9999 is not mapped at 2026-03-02T10:00:00Z"
+    assert x[PROBLEM_REASON][0] == "unmapped_resource: prometheus id x:9999 is not mapped at 2026-03-02T10:00:00Z"
 
 
 def test_a_value_that_is_not_whole_tokens_is_rejected_not_rounded(prometheus_url):

@@ -19,14 +19,18 @@ from fixtures.wires.openmetrics import Restart, drop_rows, engine_counters, inst
 from pipelines.accounting import DayRange, build_marts
 from pipelines.adapters.base import Window
 from pipelines.adapters.prometheus import PrometheusAdapter, PrometheusConfig
-from pipelines.adapters.standin_resource_map import MapEntry, ResourceMap
+from pipelines.config import ResourceMapEntry
+from pipelines.sources.resource_map import ResourceMap
+
+
+def MapEntry(source, source_id, resource_id):  # noqa: N802 - reads like the entry it builds
+    return ResourceMapEntry(source=source, source_id=source_id, resource_id=resource_id)
 from pipelines.defs.checks.common import Scope
 from pipelines.defs.checks.token_crosscheck import token_crosscheck_result
-from pipelines.ingest import land_source
 from pipelines.settings import AccountingSettings
 from pipelines.sources.frames import PAYLOAD, PROBLEM_FIELD, PROBLEM_REASON, ROW
 from pipelines.token_crosscheck import build_token_crosscheck, ensure_crosscheck_schema
-from tests.builders import d, rows, t, warehouse
+from tests.builders import d, land_pages, rows, t, warehouse
 from tests.servers.prometheus import prometheus_servers  # noqa: F401 - the session fixture
 
 UTC = timezone.utc
@@ -138,7 +142,7 @@ def test_unmapped_instances_are_counted_and_named(con):
     counter(con, "r1", [("10:00", 0), ("11:00", 10)])
     logged(con, "r1", "10:00", 10)
     con.executemany(
-        "INSERT INTO quarantine.engine_token_samples VALUES ('prometheus', ?, ?, 'instance', ?, '{}')",
+        "INSERT INTO quarantine.engine_token_samples VALUES ('prometheus', ?, ?, 'instance', ?, '{}', NULL)",
         [(d(10), n, f"unmapped_resource: instance x:9999 is not mapped at 2026-10-10T10:0{n}:00Z") for n in (1, 2)],
     )
     crosscheck(con)
@@ -165,7 +169,7 @@ def land_page(con, fleet, source: str, name: str) -> None:
     start_us, end_us = (int(x.timestamp() * 1_000_000) for x in WINDOW.bounds)
     held: SourceRows = fleet.source(source)
     text, _ = held.render(held.window(start_us, end_us), 0, len(held))
-    land_source(con, name, [b'{"data":[' + text + b'],"next_cursor":null}'], day=DAY, window=WINDOW.bounds)
+    land_pages(con, name, [b'{"data":[' + text + b'],"next_cursor":null}'], WINDOW)
 
 
 def land_samples(con, frames: list[pl.DataFrame]) -> None:

@@ -54,7 +54,7 @@ REGISTRY: tuple[Registered, ...] = (
     Registered("billing", FocusCostRowsConfig, "pipelines.adapters.focus_cost_rows:FocusCostRowsAdapter"),
     Registered("events", GatewayApiConfig, "pipelines.adapters.contract_api:FleetEvents"),
     Registered("events", NoEventsConfig, "pipelines.adapters.no_events:NoEvents"),
-    Registered("crosscheck", PrometheusConfig, "pipelines.adapters.prometheus:PrometheusAdapter"),
+    Registered("crosscheck", PrometheusConfig, "pipelines.adapters.prometheus:from_config"),
 )
 
 # The adapter of a section the file leaves out (DESIGN.md "Sources as they really come"); no

@@ -11,12 +11,17 @@ file may not carry credentials for the same reason.
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from typing import Literal
 
 from pydantic import Field, field_validator
 
 from pipelines.adapters.base import AdapterConfig
+
+
+# a metric name with optional matchers; braces only where quoted (so no `{...} or other{...}`)
+_SELECTOR = re.compile(r'[A-Za-z_:][A-Za-z0-9_:]*(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})?')
 
 
 def _no_credentials(url: str) -> str:
@@ -97,14 +102,40 @@ class PrometheusConfig(AdapterConfig):
     """A Prometheus server's HTTP API over vLLM's `vllm:generation_tokens_total` (the token cross-check)."""
 
     adapter: Literal["prometheus"] = "prometheus"
-    url: str = Field(description="The server's base URL, e.g. http://prometheus:9090.")
+    url: str = Field(description="Base URL of the Prometheus HTTP API, e.g. http://prometheus:9090.")
     token_env: str | None = Field(None, description="Variable holding a bearer token, where the server wants one.")
-    resource_label: str = Field("instance", description="The label naming the replica (mapped by [[resource_map]]).")
+    instance_label: str = Field("instance", description="The label naming the replica (mapped by [[resource_map]]).")
+    metric: str = Field("vllm:generation_tokens_total",
+                        description='The counter, optionally with label matchers, e.g. vllm:generation_tokens_total{job="vllm"}.')
     max_miss_pct: Decimal = Field(
         Decimal("1.0"), ge=0, description="The check warns where the logs miss more than this % of what engines counted."
     )
+    step_s: int = Field(60, gt=0, description="Seconds between evaluations; must divide an hour.")
+    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
 
     @field_validator("url")
     @classmethod
     def _url_without_credentials(cls, url: str) -> str:
         return _no_credentials(url)
+
+    @field_validator("step_s")
+    @classmethod
+    def _step_divides_an_hour(cls, step_s: int) -> int:
+        if 3600 % step_s:
+            raise ValueError(f"step_s {step_s} does not divide 3600: every hour boundary must be an evaluation step")
+        return step_s
+
+    @field_validator("instance_label")
+    @classmethod
+    def _label_name(cls, label: str) -> str:
+        if not re.fullmatch(r"[a-zA-Z_][a-zA-Z0-9_]*", label):
+            raise ValueError(f"{label!r} is not a Prometheus label name")
+        return label
+
+    @field_validator("metric")
+    @classmethod
+    def _plain_selector(cls, metric: str) -> str:
+        # the raw counter, never a function of it: increase()/rate() would extrapolate
+        if not _SELECTOR.fullmatch(metric.strip()):
+            raise ValueError(f"{metric!r} is not a plain series selector (a name with optional {{matchers}})")
+        return metric.strip()

@@ -37,7 +37,8 @@ from pydantic import Field, field_validator
 
 from pipelines.adapters.base import AdapterConfig, Window
 from pipelines.adapters.prometheus_api import PrometheusApi
-from pipelines.adapters.standin_resource_map import ResourceMap  # STAND-IN: the real resource map module
+from pipelines.adapters.configs import PrometheusConfig
+from pipelines.sources.resource_map import ResourceMap
 from pipelines.client import SourceProtocolError
 from pipelines.sources.frames import BAD, ORIGIN, PAYLOAD, PROBLEM_FIELD, PROBLEM_REASON, ROW, check_contract
 from pipelines.sources.registry import ENGINE_TOKEN_SAMPLES
@@ -47,46 +48,6 @@ log = logging.getLogger(__name__)
 QUERY_RANGE = "/api/v1/query_range"
 MAX_POINTS_PER_QUERY = 11_000  # web/api/v1/api.go refuses (end - start) / step > 11000
 # a metric name with optional matchers; braces only where quoted (so no `{...} or other{...}`)
-_SELECTOR = re.compile(r'[A-Za-z_:][A-Za-z0-9_:]*(\{(?:[^{}"]|"(?:[^"\\]|\\.)*")*\})?')
-_LABEL_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class PrometheusConfig(AdapterConfig):
-    """`[crosscheck]` with `adapter = "prometheus"`."""
-
-    adapter: Literal["prometheus"]
-    url: str = Field(description="Base URL of the Prometheus HTTP API, e.g. http://prometheus:9090.")
-    token_env: str | None = Field(None, description="Environment variable holding a bearer token, if one is needed.")
-    instance_label: str = Field("instance", description="The label naming the replica (mapped by the resource map).")
-    metric: str = Field("vllm:generation_tokens_total",
-                        description="The counter, optionally with label matchers, e.g. "
-                        'vllm:generation_tokens_total{job="vllm"}.')
-    max_miss_pct: Decimal = Field(Decimal("1.0"), ge=0,
-                                  description="Warn where the logs miss more than this % of the engines' count.")
-    step_s: int = Field(60, gt=0, description="Seconds between evaluations; must divide an hour.")
-    timeout_s: float = Field(60.0, gt=0, description="Per-request timeout.")
-
-    @field_validator("step_s")
-    @classmethod
-    def _step_divides_an_hour(cls, step_s: int) -> int:
-        if 3600 % step_s:
-            raise ValueError(f"step_s {step_s} does not divide 3600: every hour boundary must be an evaluation step")
-        return step_s
-
-    @field_validator("instance_label")
-    @classmethod
-    def _label_name(cls, label: str) -> str:
-        if not _LABEL_NAME.fullmatch(label):
-            raise ValueError(f"instance_label {label!r} is not a Prometheus label name")
-        return label
-
-    @field_validator("metric")
-    @classmethod
-    def _plain_selector(cls, metric: str) -> str:
-        # the raw counter, never a function of it: increase()/rate() would extrapolate
-        if not _SELECTOR.fullmatch(metric.strip()):
-            raise ValueError(f"metric {metric!r} is not a plain series selector (a name with optional {{matchers}})")
-        return metric.strip()
 
 
 @dataclass(frozen=True)
@@ -257,7 +218,8 @@ class PrometheusAdapter:
             .then(pl.lit("value ") + pl.col("_v") + pl.lit(" is not a whole number of tokens")).alias(BAD + "value"),
         )
         self._next_row += frame.height
-        mapped = self.resource_map.apply(frame, source="prometheus", id_column="instance", at_column="at")
+        mapped = self.resource_map.apply(frame, source="prometheus", id_column="instance", at_column="at",
+                                         problem_field="instance")
         return check_contract(mapped, ENGINE_TOKEN_SAMPLES, window=window.bounds)
 
 
@@ -275,3 +237,8 @@ def _iso(at: datetime) -> str:
 
 def _iso_s(unix_s: int) -> str:
     return _iso(datetime.fromtimestamp(unix_s, timezone.utc))
+
+
+def from_config(section: PrometheusConfig, app) -> PrometheusAdapter:
+    """The registry's factory: the adapter of `[crosscheck]`, mapping instances by `[[resource_map]]`."""
+    return PrometheusAdapter(section, ResourceMap(app.resource_map))

@@ -135,6 +135,7 @@ FLEET_EVENTS = CanonicalSource(
 
 ENGINE_TOKEN_SAMPLES = CanonicalSource(
     name="engine_token_samples",
+    role="crosscheck",
     model=EngineTokenSample,
     key=("instance", "series", "at"),
     day_column="at",

@@ -1,17 +1,12 @@
--- The token cross-check (DESIGN.md "Token cross-check"): the published table, and the quarantine
--- of the engine counter samples in the shape every quarantine table has. The raw table itself
--- (raw.engine_token_samples) is declared once, in pipelines/sources/registry.py.
+-- The token cross-check (DESIGN.md "Token cross-check"): the published table. The counter samples
+-- (raw.engine_token_samples) and their quarantine are the lake's, declared in pipelines/sources/registry.py.
 CREATE SCHEMA IF NOT EXISTS marts;
-CREATE SCHEMA IF NOT EXISTS quarantine;
 
 CREATE TABLE IF NOT EXISTS marts.token_crosscheck (
     hour TIMESTAMPTZ NOT NULL, resource_id VARCHAR NOT NULL,
     logged_tokens BIGINT NOT NULL, counted_tokens BIGINT, difference BIGINT, difference_pct DECIMAL(38,9),
     series_counted INTEGER NOT NULL, series_incomplete INTEGER NOT NULL, counter_resets INTEGER NOT NULL,
     PRIMARY KEY (hour, resource_id)
-);
-CREATE TABLE IF NOT EXISTS quarantine.engine_token_samples (
-    source VARCHAR, day DATE, row_number BIGINT, field VARCHAR, reason VARCHAR, raw_payload VARCHAR
 );
 
 COMMENT ON TABLE marts.token_crosscheck IS 'Per resource and UTC hour: completion tokens the request logs hold beside the tokens the replica''s engines counted (vllm:generation_tokens_total from Prometheus). A difference below zero means the logs lost usage rows, and every $/Mtok of that hour is too high. Only resources the Prometheus reports in the range have rows.';
@@ -24,10 +19,3 @@ COMMENT ON COLUMN marts.token_crosscheck.difference_pct IS '100 x difference / c
 COMMENT ON COLUMN marts.token_crosscheck.series_counted IS 'Counter series (model_name, engine, instance) with a value at both ends of the hour.';
 COMMENT ON COLUMN marts.token_crosscheck.series_incomplete IS 'Counter series seen in the hour that lack a value at one end (engine started, stopped or was not scraped); any makes counted_tokens null.';
 COMMENT ON COLUMN marts.token_crosscheck.counter_resets IS 'Series whose counter fell inside the hour (an engine restart). The pinned rule cannot see the tokens counted before the restart, so counted_tokens is then a lower bound: the hour''s difference can read high, never as lost logs.';
-COMMENT ON TABLE quarantine.engine_token_samples IS 'Counter samples that broke their contract or name an instance the resource map does not know (reason unmapped_resource), kept with the reason: nothing fetched is lost.';
-COMMENT ON COLUMN quarantine.engine_token_samples.source IS 'The source the row came from.';
-COMMENT ON COLUMN quarantine.engine_token_samples.day IS 'The UTC day whose fetch brought the row.';
-COMMENT ON COLUMN quarantine.engine_token_samples.row_number IS 'Position of the row in that fetch.';
-COMMENT ON COLUMN quarantine.engine_token_samples.field IS 'The first field that broke the contract.';
-COMMENT ON COLUMN quarantine.engine_token_samples.reason IS 'Why the row was rejected, in the contract''s words.';
-COMMENT ON COLUMN quarantine.engine_token_samples.raw_payload IS 'The sample as Prometheus sent it: {"metric": {labels}, "value": [unix seconds, "value"]}.';

@@ -10,6 +10,7 @@ from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import Warehouse
 from pipelines.config import load_config
+from pipelines.sources.registry import SOURCES
 from pipelines.sql_files import statements
 
 MARTS: dict[str, str] = {
@@ -23,10 +24,12 @@ MARTS: dict[str, str] = {
     "billing_resets": "Every reset of a cumulative bill (new billing period, or a cumulative that fell).",
     "crossover": "Build or buy per tier over the trailing 30 days: utilisation u beside break-even u*, monthly "
     "cost self-hosted and on a per-token gateway (p and L are configured examples).",
+    "token_crosscheck": "Per resource and UTC hour: completion tokens the request logs hold beside the tokens "
+    "the engines counted (Prometheus); empty where no cross-check is configured.",
     "demand_profile": "Per UTC day and tier: hourly completion tokens at the median, p95 and peak, "
     "peak_to_median, busy_fraction.",
 }
-RAW_KEYS = [dg.AssetKey(["raw", name]) for name in ("billing_snapshots", "requests", "fleet_events")]
+RAW_KEYS = [dg.AssetKey(["raw", name]) for name in SOURCES]
 CONSERVATION = dg.AssetCheckSpec(
     "conservation",
     asset=["marts", "resource_hourly"],

@@ -7,13 +7,13 @@ figures are still what the logs say, and the table shows both counts side by sid
 """
 
 
-import os
 from datetime import timedelta
 from decimal import Decimal
 
 import dagster as dg
 
-from pipelines.defs.checks.common import POOL, Scope, md_table, scope_of, utc
+from pipelines.config import load_config
+from pipelines.defs.checks.common import POOL, Scope, md_table, scope_days, scope_of, utc
 from pipelines.defs.resources import Warehouse
 from pipelines.sql_files import statements
 
@@ -82,9 +82,11 @@ def token_crosscheck_result(con, scope: Scope, max_miss_pct: Decimal = DEFAULT_M
 
 
 def _has_quarantine(con) -> bool:
+    """Whether quarantine.engine_token_samples exists: a view over the lake in the pipeline."""
     return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'quarantine' "
-        "AND table_name = 'engine_token_samples' AND database_name = current_database()"
+        "SELECT count(*) FROM (SELECT schema_name, table_name AS name, database_name FROM duckdb_tables() "
+        "UNION ALL SELECT schema_name, view_name, database_name FROM duckdb_views()) "
+        "WHERE schema_name = 'quarantine' AND name = 'engine_token_samples' AND database_name = current_database()"
     ).fetchall()[0][0])
 
 
@@ -92,16 +94,17 @@ def _has_quarantine(con) -> bool:
     asset=ASSET,
     name=CHECK,
     description="The request logs hold the engines' own token count (Prometheus, vllm:generation_tokens_total) "
-    "within 1 % per resource and hour (INVOICE_TRUE_MAX_MISS_PCT, or max_miss_pct in [crosscheck]); counter "
+    "within 1 % per resource and hour (max_miss_pct in [crosscheck]); counter "
     "samples of unmapped instances are counted and named.",
     blocking=False,
     pool=POOL,
 )
 def token_crosscheck(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -> dg.AssetCheckResult:
-    # The lead's configuration reader should pass [crosscheck].max_miss_pct here.
-    max_miss_pct = Decimal(os.environ.get("INVOICE_TRUE_MAX_MISS_PCT", str(DEFAULT_MAX_MISS_PCT)))
+    crosscheck = load_config().crosscheck
+    max_miss_pct = getattr(crosscheck, "max_miss_pct", DEFAULT_MAX_MISS_PCT)
     scope = scope_of(context)
     with warehouse.connect() as con:
+        warehouse.attach_lake(con, *scope_days(scope))  # the quarantined counter samples
         if scope.whole_table:
             first, last = con.execute("SELECT min(hour), max(hour) FROM marts.token_crosscheck").fetchall()[0]
             if first is not None:
