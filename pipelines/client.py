@@ -37,9 +37,13 @@ class SourceError(Exception):
     day = None  # set by the caller that knows which UTC day it was fetching
 
     def __init__(self, source: str, what: str, path: str, window: str = "", hint: str = "") -> None:
-        self.source, self.what, self.path, self.window = source, what, path, window
+        self.source, self.what, self.path, self.window, self.hint = source, what, path, window, hint
         text = f"{source} {what} for {path}" + (f" ({window})" if window else "")
         super().__init__(text + (f" — {hint}" if hint else ""))
+
+    def __reduce__(self):
+        # Days land in worker processes: the error crosses back whole, with the day it was for.
+        return type(self), (self.source, self.what, self.path, self.window, self.hint), {"day": self.day}
 
 
 class SourceAuthError(SourceError):

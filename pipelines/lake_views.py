@@ -72,16 +72,18 @@ def _ensure_edges_table(con: duckdb.DuckDBPyConnection, source: CanonicalSource,
     con.execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns}, _day DATE, _stored_for DATE, _edge VARCHAR)")
 
 
-def attach_views(con: duckdb.DuckDBPyConnection, lake: Lake, days: tuple[date, date] | None = None) -> None:
+def attach_views(con: duckdb.DuckDBPyConnection, lake: Lake, days: tuple[date, date] | None = None, *,
+                 comments: bool = False) -> None:
     """`raw.<source>` and `quarantine.<source>` views for a build of days [first, last]
-    (`days`), or over every stored day (None, as published)."""
+    (`days`), or over every stored day (None, as published). `comments`: with the COMMENTs SQL
+    tools show (for the published file; a build has no reader to show them to)."""
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("CREATE SCHEMA IF NOT EXISTS quarantine")
     for source in SOURCES.values():
         manifests = lake.manifests(source.name)
         con.execute(f"CREATE OR REPLACE VIEW raw.{source.name} AS {raw_sql(lake, source, manifests, days)}")
         con.execute(f"CREATE OR REPLACE VIEW quarantine.{source.name} AS {quarantine_sql(lake, source, manifests)}")
-        for statement in view_comments(source):
+        for statement in view_comments(source) if comments else ():
             con.execute(statement)
 
 

@@ -120,7 +120,7 @@ def publish(con: duckdb.DuckDBPyConnection, published: Path, lake) -> Path:
                     con.execute(f'DROP SCHEMA publish_target."{schema}" CASCADE')
             con.execute("USE publish_target")
             try:
-                attach_views(con, lake)  # every stored day, for SQL tools
+                attach_views(con, lake, comments=True)  # every stored day, for SQL tools
             finally:
                 con.execute(f'USE "{source}"')
         finally:

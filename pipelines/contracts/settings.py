@@ -8,6 +8,7 @@ so a deployment or a test sets a bound without touching code (pipelines/config/a
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -21,6 +22,13 @@ class CheckSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    contract_engine: Literal["sql", "gx"] = Field(
+        "sql",
+        description="How the data contracts run: `sql`, the DuckDB SQL twin of every expectation (the same "
+        "rules pushed down, no Great Expectations start-up: 3-5 s a process); `gx`, Great Expectations on "
+        "pandas batches up to max_pandas_rows and the SQL twin beyond. tests/test_contracts.py holds both "
+        "engines to the same outcomes.",
+    )
     max_pandas_rows: int = Field(
         1_000_000,
         description="A contract batch with more rows than this runs as DuckDB SQL (the same "

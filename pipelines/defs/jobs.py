@@ -11,6 +11,10 @@ accounting_job = dg.define_asset_job(
     description="Fetch each day of the sources, build the invoice-true marts, publish the DuckDB file, "
     "render the HTML dashboard.",
     tags=WAREHOUSE_RUN_TAG,
+    # One process for the whole run: a step per process would pay Dagster's and the project's
+    # imports again for each of ~15 steps. Days of a range still land side by side, in worker
+    # processes of the raw steps (pipelines/ingest_days.py).
+    executor_def=dg.in_process_executor,
 )
 
 # Nightly at 03:00 UTC for the last complete day; on by default.

@@ -13,21 +13,21 @@ from pipelines.defs.resources import Warehouse
 
 CHECK = "contract"
 DESCRIPTIONS = {
-    ("raw", "billing_snapshots"): "Great Expectations contract on the samples of the range: ids present, "
+    ("raw", "billing_snapshots"): "Contract (a Great Expectations suite, run as its SQL twin unless contract_engine = gx) on the samples of the range: ids present, "
     "one sample per (resource, instant), cumulative >= 0, known states, one currency, the cumulative never "
     "falls within a billing period (warning per fall), at most N falls per resource-day (error).",
-    ("raw", "requests"): "Great Expectations contract on the requests finished in the range: request_id "
+    ("raw", "requests"): "Contract (a Great Expectations suite, run as its SQL twin unless contract_engine = gx) on the requests finished in the range: request_id "
     "present and unique after dedupe, tokens >= 0, finished_at >= received_at, HTTP status. Above "
     "max_pandas_rows the same rules run as DuckDB SQL.",
-    ("raw", "fleet_events"): "Great Expectations contract on the fleet events of the range: ids present, "
+    ("raw", "fleet_events"): "Contract (a Great Expectations suite, run as its SQL twin unless contract_engine = gx) on the fleet events of the range: ids present, "
     "known events, one row per (resource, at, event).",
-    ("marts", "resource_hourly"): "Great Expectations contract on the resource-hours of the range: one row per "
+    ("marts", "resource_hourly"): "Contract (a Great Expectations suite, run as its SQL twin unless contract_engine = gx) on the resource-hours of the range: one row per "
     "(hour, resource), busy + idle + waking = running and spend parts = spend exactly, nothing negative, "
     "idle fraction in [0, 1].",
-    ("marts", "cost_per_mtok_daily"): "Great Expectations contract on the tier-model-days of the range: "
+    ("marts", "cost_per_mtok_daily"): "Contract (a Great Expectations suite, run as its SQL twin unless contract_engine = gx) on the tier-model-days of the range: "
     "usd_per_mtok finite and present where completion tokens > 0 and null where there are none, "
     "nothing negative, one row per (day, tier, model).",
-    ("marts", "observability_gaps"): "Great Expectations contract on the gaps overlapping the range: well "
+    ("marts", "observability_gaps"): "Contract (a Great Expectations suite, run as its SQL twin unless contract_engine = gx) on the gaps overlapping the range: well "
     "formed (end after start, seconds = end - start, open stretches have no length yet).",
 }
 
@@ -36,6 +36,7 @@ def contract_result(con, key: tuple[str, str], scope: Scope, settings: CheckSett
     outcome = run_suite(
         con, SUITES[key](settings), (scope.start, scope.end),
         max_pandas_rows=settings.max_pandas_rows, examples=settings.examples,
+        engine="auto" if settings.contract_engine == "gx" else "sql",
     )
     return dg.AssetCheckResult(
         check_name=CHECK,
@@ -102,6 +103,6 @@ def _contract_checks(layer: str) -> dg.AssetChecksDefinition:
     return checks
 
 
-# One step per layer, so Great Expectations is imported once per step (3-5 s), not per table.
+# One step per layer, so Great Expectations (contract_engine = "gx") is imported once per step (3-5 s).
 raw_contracts = _contract_checks("raw")
 marts_contracts = _contract_checks("marts")

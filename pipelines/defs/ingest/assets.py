@@ -16,17 +16,19 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.adapters.base import Window
 from pipelines.client import SourceAuthError, SourceError, SourceProtocolError
 from pipelines.config import load_config
 from pipelines.defs.metadata import lake_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import FleetSources, Warehouse
-from pipelines.landing import IngestResult, land
+from pipelines.ingest_days import ingest_workers, land_day, land_days_side_by_side
+from pipelines.landing import IngestResult
 from pipelines.sources.registry import SOURCES, CanonicalSource
 
 # A killed run's staged pages are removed by a later run once they are clearly not in use.
 STALE_SCRATCH_S = 6 * 3600
+# Starting a worker process costs about two seconds of imports: worth it from three days up.
+PARALLEL_FROM_DAYS = 3
 
 
 class SourceDayUnavailable(Exception):
@@ -49,24 +51,25 @@ def scratch_folder(warehouse: Warehouse) -> Path:
     return folder
 
 
-def land_days(context, adapter, source: CanonicalSource, warehouse: Warehouse, scratch: Path) -> list[IngestResult]:
-    margin = timedelta(seconds=load_config().accounting.day_edge_margin_s)
+def land_days(context, adapter, source: CanonicalSource, sources: FleetSources, warehouse: Warehouse,
+              scratch: Path) -> list[IngestResult]:
+    """The partition's days, one after another; a range of three days or more lands its days side by
+    side in worker processes (pipelines/ingest_days.py), the marts being built once after."""
+    margin_s = load_config().accounting.day_edge_margin_s
+    days, lake = days_of(context.partition_time_window), warehouse.lake
+
+    def said(day: date, result: IngestResult) -> None:
+        context.log.info(f"{source.name} {day}: fetched {result.fetched}, kept {result.kept}, "
+                         f"quarantined {result.quarantined}, duplicates collapsed {result.duplicates}")
+
+    workers = ingest_workers(len(days)) if len(days) >= PARALLEL_FROM_DAYS else 1
+    if workers > 1:
+        context.log.info(f"{source.name}: landing {len(days)} days in {workers} processes")
+        return land_days_side_by_side(source.role, source.name, days, margin_s, lake, scratch, workers, on_day=said)
     results = []
-    for day in days_of(context.partition_time_window):
-        window = Window.for_day(day, margin)
-        try:
-            result = land(warehouse.lake, source, adapter.read(window), window=window, adapter=adapter.name,
-                          payloads=adapter.payloads, scratch=scratch)
-        except SourceError as exc:
-            exc.day = day  # a range run names the day that failed, not only the range
-            raise
-        finally:
-            if hasattr(adapter, "close"):
-                adapter.close()
-        context.log.info(
-            f"{source.name} {day}: fetched {result.fetched}, kept {result.kept}, "
-            f"quarantined {result.quarantined}, duplicates collapsed {result.duplicates}"
-        )
+    for day in days:
+        result = land_day(adapter, source.name, day, margin_s, lake, scratch)
+        said(day, result)
         results.append(result)
     return results
 
@@ -80,7 +83,7 @@ def ingest(context: dg.AssetExecutionContext, sources: FleetSources, warehouse: 
         return dg.MaterializeResult(metadata={"read": dg.MetadataValue.text(
             f"not read: the configuration's [{source.role}] reads {chosen}")})
     try:
-        results = land_days(context, adapter, source, warehouse, scratch)
+        results = land_days(context, adapter, source, sources, warehouse, scratch)
     except (SourceAuthError, SourceProtocolError) as exc:
         # A refused token or a broken protocol will not heal by itself: fail without retrying.
         raise dg.Failure(description=f"day {exc.day}: {exc}", allow_retries=False) from None
