@@ -2,8 +2,8 @@
 
     python -m bench.pipeline --url URL --token T --start 2026-10-26 --days 1 --out DIR
 
-Ingests every day (all three sources, HTTP -> raw) through `SourceClient.iter_pages` and
-`land_source`, builds the marts of the last day with `build_marts`, publishes with `publish`.
+Ingests every day (all three sources, HTTP -> the lake) through the contract adapter and `land`,
+builds the marts of the last day with `build_marts`, publishes with `publish`.
 Each phase is timed on its own (wall and CPU seconds: other work on the machine shows as wall
 time above CPU time), with the peak resident memory of this process during it (sampled from
 /proc every 5 ms) and a profile of its steps (each SQL file's wall time; the time the fetch
@@ -26,11 +26,16 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.serve import day_window
-from pipelines import accounting, ingest, warehouse
+from pipelines import accounting, landing, warehouse
 from pipelines.accounting import DayRange, build_marts
+from pipelines.adapters.base import Window
+from pipelines.adapters.contract_api import ContractApiAdapter
 from pipelines.client import SourceClient
 from pipelines.config import load_config
+from pipelines.lake import lake_for
+from pipelines.lake_views import attach_views, sync_edges
 from pipelines.settings import AccountingSettings
+from pipelines.sources.registry import SOURCES
 from pipelines.sql_files import statements
 
 PATHS = {"billing_snapshots": "/v1/billing/snapshots", "requests": "/v1/usage/requests",
@@ -84,29 +89,37 @@ class Profile:
 
 
 def instrument(profile: Profile) -> None:
-    """Time each SQL file and the page writing without changing what runs."""
-    run, run_file = ingest._run, accounting.run_sql_file
+    """Time each SQL file without changing what runs."""
+    run_landing, run_accounting = landing.run_sql_file, accounting.run_sql_file
 
-    def timed_run(con, relative, names, params):
-        with profile.step(f"ingest {relative.removeprefix('ingest/')}"):
-            return run(con, relative, names, params)
+    def timed_landing(con, relative, params=None, names=None):
+        with profile.step(f"ingest {relative}"):
+            return run_landing(con, relative, params, names)
 
-    def timed_file(con, relative, params=None):
+    def timed_accounting(con, relative, params=None, names=None):
         with profile.step(relative):
-            return run_file(con, relative, params)
+            return run_accounting(con, relative, params, names)
 
-    ingest._run, accounting.run_sql_file = timed_run, timed_file
+    landing.run_sql_file, accounting.run_sql_file = timed_landing, timed_accounting
 
 
-def timed_pages(pages: Iterator[bytes], profile: Profile, counter: dict) -> Iterator[bytes]:
-    while True:
-        with profile.step("ingest HTTP (fetch thread, overlaps typing)"):
-            body = next(pages, None)
-        if body is None:
-            return
-        counter["bytes"] += len(body)
-        counter["pages"] += 1
-        yield body
+class CountingClient(SourceClient):
+    """The real client, timing each page's fetch (on the fetch thread, overlapping the typing)."""
+
+    def __init__(self, *args, profile: Profile, counter: dict, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._profile, self._counter = profile, counter
+
+    def iter_pages(self, path, params):
+        pages = super().iter_pages(path, params)
+        while True:
+            with self._profile.step("ingest HTTP (fetch thread, overlaps typing)"):
+                body = next(pages, None)
+            if body is None:
+                return
+            self._counter["bytes"] += len(body)
+            self._counter["pages"] += 1
+            yield body
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -131,36 +144,45 @@ def main(argv: list[str] | None = None) -> None:
     settings = load_config().accounting
     result: dict = {"phases": {}, "ingest_sources": {}}
     days = [args.start + timedelta(days=i) for i in range(args.days)]
+    lake = lake_for(published)
+    sampler.reset()
+    t_ingest = time.perf_counter()
+    for day in days:
+        window = Window(day, *day_window(day))
+        for source in PATHS:
+            counter = {"bytes": 0, "pages": 0, "rows": 0}
+
+            def client(counter=counter):
+                return CountingClient(args.url, args.token, source="bench", page_limit=args.page_limit,
+                                      timeout_s=120, profile=profile, counter=counter)
+
+            adapter = ContractApiAdapter(SOURCES[source], client, label="bench", scratch=args.out)
+            t0 = time.perf_counter()
+            landed = landing.land(lake, SOURCES[source], adapter.read(window), window=window, adapter="gateway_api",
+                                  payloads=adapter.payloads, scratch=args.out / "scratch")
+            adapter.close()
+            entry = result["ingest_sources"].setdefault(source, {"rows": 0, "seconds": 0.0, "bytes": 0, "pages": 0})
+            entry["rows"] += landed.fetched
+            entry["seconds"] += time.perf_counter() - t0
+            entry["bytes"] += counter["bytes"]
+            entry["pages"] += counter["pages"]
+    ingest_s = time.perf_counter() - t_ingest
+    rows = sum(e["rows"] for e in result["ingest_sources"].values())
+    result["phases"]["ingest"] = {"seconds": ingest_s, "rows": rows, "peak_rss": sampler.peak,
+                                 "cpu_s": sampler.cpu(), "load_before": sampler.load0, "load_after": os.getloadavg()[0]}
+
     with warehouse.connect(warehouse.work_path_for(published)) as con:
         if args.memory_limit:
             con.execute(f"SET memory_limit = '{args.memory_limit}'")
-        sampler.reset()
-        t_ingest = time.perf_counter()
-        with SourceClient(args.url, args.token, source="bench", page_limit=args.page_limit, timeout_s=120) as client:
-            for day in days:
-                window = day_window(day)
-                params = {"start": _rfc3339(window[0]), "end": _rfc3339(window[1])}
-                for source, path in PATHS.items():
-                    counter = {"bytes": 0, "pages": 0}
-                    t0 = time.perf_counter()
-                    landed = ingest.land_source(con, source, timed_pages(client.iter_pages(path, params), profile, counter),
-                                                day=day, window=window)
-                    entry = result["ingest_sources"].setdefault(source, {"rows": 0, "seconds": 0.0, "bytes": 0, "pages": 0})
-                    entry["rows"] += landed.fetched
-                    entry["seconds"] += time.perf_counter() - t0
-                    entry["bytes"] += counter["bytes"]
-                    entry["pages"] += counter["pages"]
-        ingest_s = time.perf_counter() - t_ingest
-        rows = sum(e["rows"] for e in result["ingest_sources"].values())
-        result["phases"]["ingest"] = {"seconds": ingest_s, "rows": rows, "peak_rss": sampler.peak,
-                                     "cpu_s": sampler.cpu(), "load_before": sampler.load0, "load_after": os.getloadavg()[0]}
-
         marts_day = DayRange(days[-1], days[-1] + timedelta(days=1))
         best, marts_profile, marts_cpu, load0 = None, {}, 0.0, 0.0
         for _ in range(args.marts_repeat):
             before = dict(profile.steps)
             sampler.reset()
             t0 = time.perf_counter()
+            with profile.step("lake: edges and views"):
+                sync_edges(con, lake)
+                attach_views(con, lake, (marts_day.start, marts_day.last))
             build_marts(con, marts_day, settings)
             seconds = time.perf_counter() - t0
             if best is None or seconds < best:
@@ -177,12 +199,11 @@ def main(argv: list[str] | None = None) -> None:
 
         sampler.reset()
         t0 = time.perf_counter()
-        warehouse.publish(con, published)
+        warehouse.publish(con, published, lake)
         result["phases"]["publish"] = {"seconds": time.perf_counter() - t0, "peak_rss": sampler.peak,
                                        "cpu_s": sampler.cpu(), "load_before": sampler.load0,
                                        "load_after": os.getloadavg()[0],
-                                       "bytes": published.stat().st_size,
-                                       "raw_requests": con.execute("SELECT count(*) FROM raw.requests").fetchall()[0][0]}
+                                       "bytes": published.stat().st_size, "lake_bytes": lake.stored_bytes()}
     result["profile"] = {k: round(v, 3) for k, v in sorted(profile.steps.items(), key=lambda kv: -kv[1])}
     result["marts_profile"] = {k: round(v, 3) for k, v in sorted(marts_profile.items(), key=lambda kv: -kv[1])}
     result["ru_maxrss"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

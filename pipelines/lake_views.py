@@ -34,6 +34,7 @@ QUARANTINE_COMMENTS = {
 
 def sync_edges(con: duckdb.DuckDBPyConnection, lake: Lake) -> int:
     """Bring `lake.<source>_edges` up to date with the lake's manifests; returns the days loaded."""
+    lake.register(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS lake")
     con.execute("CREATE TABLE IF NOT EXISTS lake.synced (source VARCHAR, day DATE, written_at VARCHAR, "
                 "PRIMARY KEY (source, day))")
@@ -77,6 +78,7 @@ def attach_views(con: duckdb.DuckDBPyConnection, lake: Lake, days: tuple[date, d
     """`raw.<source>` and `quarantine.<source>` views for a build of days [first, last]
     (`days`), or over every stored day (None, as published). `comments`: with the COMMENTs SQL
     tools show (for the published file; a build has no reader to show them to)."""
+    lake.register(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("CREATE SCHEMA IF NOT EXISTS quarantine")
     for source in SOURCES.values():

@@ -69,6 +69,7 @@ def land(
         config["temp_directory"] = str(scratch)
     with duckdb.connect(config=config) as con:
         con.execute("SET TimeZone = 'UTC'")
+        lake.register(con)
         _stage(con, source, frames, on_frame)
         names, params = _names(lake, source, window), {"day": window.day}
         if source.key:
@@ -86,9 +87,9 @@ def land(
         con.execute(f"COPY (SELECT * FROM kept_rows) TO {_literal(lake.path(source.name, files['rows']))} "
                     "(FORMAT parquet, COMPRESSION zstd)")
         if quarantine.num_rows:
-            import pyarrow.parquet as pq
-
-            pq.write_table(quarantine, lake.path(source.name, files["quarantine"]), compression="zstd")
+            con.register("quarantine_rows", quarantine)
+            con.execute(f"COPY quarantine_rows TO {_literal(lake.path(source.name, files['quarantine']))} "
+                        "(FORMAT parquet, COMPRESSION zstd)")
         has_edges = source.carries_edges
         if has_edges:
             edges_sql = _render_edges(names)

@@ -15,10 +15,15 @@ from bench import reference
 from bench.serve import day_window
 from fixtures.fleet import simulate_fleet
 from fixtures.server import FixtureServer
-from pipelines.accounting import DayRange, build_marts
+from pipelines.accounting import DayRange, build_marts, ensure_schema
+from pipelines.adapters.base import Window
+from pipelines.adapters.contract_api import ContractApiAdapter
 from pipelines.client import SourceClient
-from pipelines.ingest import land_source
+from pipelines.lake import Lake
+from pipelines.lake_views import attach_views, sync_edges
+from pipelines.landing import land
 from pipelines.settings import AccountingSettings
+from pipelines.sources.registry import SOURCES
 
 DAY = date(2026, 10, 26)
 TOKEN = "bench-equivalence"
@@ -33,12 +38,20 @@ def both(tmp_path_factory):
     fleet = simulate_fleet(seed=5, start=DAY, days=1, requests_per_day=3000)
     start, end = day_window(DAY)
     params = {"start": start.strftime("%Y-%m-%dT%H:%M:%S.%fZ"), "end": end.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
-    path = tmp_path_factory.mktemp("bench") / "warehouse.duckdb"
+    folder = tmp_path_factory.mktemp("bench")
+    lake, window = Lake(folder / "lake"), Window(DAY, start, end)
     with FixtureServer(fleet, token=TOKEN) as server, \
             SourceClient(server.url, TOKEN, source="fixture", page_limit=700) as client, \
-            duckdb.connect(str(path)) as con:
-        for source, endpoint in PATHS.items():
-            land_source(con, source, client.iter_pages(endpoint, params), day=DAY, window=(start, end))
+            duckdb.connect(str(folder / "warehouse.duckdb")) as con:
+        for source in PATHS:
+            adapter = ContractApiAdapter(
+                SOURCES[source], lambda: SourceClient(server.url, TOKEN, source="fixture", page_limit=700), label="fixture")
+            land(lake, SOURCES[source], adapter.read(window), window=window, adapter="gateway_api",
+                 payloads=adapter.payloads)
+            adapter.close()
+        ensure_schema(con)
+        sync_edges(con, lake)
+        attach_views(con, lake, (DAY, DAY))
         build_marts(con, DayRange(DAY, DAY + timedelta(days=1)), AccountingSettings())
         rows = reference.parse_requests(client.iter_pages(PATHS["requests"], params))
         stored = con.execute(f"SELECT {', '.join(COLUMNS)} FROM raw.requests").fetchall()

@@ -46,6 +46,7 @@ def lake_metadata(lake, source, days) -> dict[str, dg.MetadataValue]:
         files = [lake.path(source.name, m.rows_file) for m in manifests[-1:]]
         with duckdb.connect() as con:
             con.execute("SET TimeZone = 'UTC'")
+            lake.register(con)
             preview = con.sql(
                 f"SELECT {', '.join(chr(34) + c + chr(34) for c in source.column_names)} "
                 "FROM read_parquet(?) WHERE _day = _stored_for LIMIT 10", params=[files]).pl()
