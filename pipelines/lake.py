@@ -115,6 +115,7 @@ class Lake:
 
     def manifests(self, source: str) -> dict[date, DayManifest]:
         """Every stored day of a source: the folder listing and the (small) manifests."""
+        self.fs.invalidate_cache(self.folder(source))  # an object store's listing may be cached in this process
         paths = self.fs.glob(f"{self.folder(source)}/????-??-??{MANIFEST_SUFFIX}")
         if not paths:
             return {}
@@ -143,6 +144,7 @@ class Lake:
         for source in sources:
             named = {f for m in self.manifests(source).values() for f in m.files()}
             try:
+                self.fs.invalidate_cache(self.folder(source))
                 entries = self.fs.ls(self.folder(source), detail=True)
             except FileNotFoundError:
                 continue

@@ -42,6 +42,7 @@ def dashboard(context: dg.AssetExecutionContext, warehouse: Warehouse) -> dg.Mat
     published = warehouse.published_path
     try:
         with duckdb.connect(str(published), read_only=True) as con:
+            warehouse.lake.register(con)  # its raw and quarantine views read the lake's files
             data = dashboard_data.load(con, band)
         source = "published file"
     except duckdb.IOException as exc:
