@@ -25,7 +25,7 @@ def money(value) -> tuple:
 
 
 def status_cell(status: str) -> tuple[str, str]:
-    return status.replace("_", " "), f"v-{RECONCILIATION_FAMILY.get(status, 'neutral')}"
+    return status.replace("_", " "), f"text v-{RECONCILIATION_FAMILY.get(status, 'neutral')}"
 
 
 # -- invoice reconciliation -------------------------------------------------------------------------
@@ -45,16 +45,16 @@ def reconciliation(data: DashboardData) -> str:
     apart = [r for r in latest if r["status"] not in USAGE_STATUSES]
     return section(key, title, lede, [
         _period_kpis(period, resources, apart),
-        table(["resource", "status", "snapshot spend", "invoiced", "variance", "variance %"],
+        table(["resource", ("status", "text"), "snapshot spend", "invoiced", "variance", "variance %"],
               [[r["resource_id"], status_cell(r["status"]), money(r["snapshot_spend"]), money(r["invoiced_cost"]),
                 money(r["variance"]), exact_cell(fmt.pct(r["variance_pct"], 2), fmt.pct_exact(r["variance_pct"]))]
                for r in resources],
               caption=f"billing period {period}: each resource, worst first", data_period=period),
-        table(["resource", "charge", "invoiced"],
+        table(["resource", ("charge", "text"), "invoiced"],
               [[r["resource_id"], status_cell(r["status"]), money(r["invoiced_cost"])] for r in apart],
               caption=f"billing period {period}: credits, taxes and other charges, apart from any variance")
         if apart else paragraph(f"Billing period {period}: no credit, tax, adjustment or purchase."),
-        table(["billing period", "status", "rows", "snapshot spend", "invoiced", "variance"],
+        table(["billing period", ("status", "text"), "rows", "snapshot spend", "invoiced", "variance"],
               [[r["billing_period"], status_cell(r["status"]), f"{r['rows']:,}", money(r["snapshot_spend"]),
                 money(r["invoiced_cost"]), money(r["variance"])] for r in data.reconciliation],
               caption="every billing period in the file"),
@@ -90,13 +90,13 @@ def checks(data: DashboardData) -> str:
             kpi(f"{sum(1 for c in failed if check_family(False, c['severity']) == 'bad')}", "failed, blocking (ERROR)"),
             kpi(f"{sum(1 for c in failed if check_family(False, c['severity']) == 'caution')}", "failed, warning"),
             kpi(f"{runs.get('runs', 0):,} run(s)", f"last checked {fmt.utc_exact(runs.get('last_checked_at'))}")]
-    rows = [[c["asset"], c["check_name"], c["severity"] or fmt.DASH, _result(c),
+    rows = [[c["asset"], (c["check_name"], "text"), (c["severity"] or fmt.DASH, "text"), _result(c),
              fmt.number_exact(c["failing_rows"]), (c["expectation"] or fmt.DASH, "wrap"),
              fmt.utc_exact(c["checked_at"]), exact_cell(str(c["run_id"])[:8], str(c["run_id"]))]
             for c in data.checks]
     return section(key, title, lede, [
         f'<div class="kpis">{"".join(kpis)}</div>',
-        table(["asset", ("check", "text"), "severity", "result", "failing rows", ("expectation", "text"),
+        table(["asset", ("check", "text"), ("severity", "text"), ("result", "text"), "failing rows", ("expectation", "text"),
                "checked at (UTC)", "run"], rows, caption="marts.check_results: the latest row of each check"),
         "".join(_failure(c) for c in failed),
     ])
@@ -104,7 +104,7 @@ def checks(data: DashboardData) -> str:
 
 def _result(c: Row) -> tuple[str, str]:
     label = {None: "not evaluated", True: "passed", False: "failed"}[c["passed"]]
-    return label, f"v-{check_family(c['passed'], c['severity'])}"
+    return label, f"text v-{check_family(c['passed'], c['severity'])}"
 
 
 def _failure(c: Row) -> str:
@@ -142,8 +142,8 @@ def crosscheck(data: DashboardData) -> str:
                    caption="judged hours: the engines counted at least one token")]
     if flagged:
         parts.append(table(
-            ["hour (UTC)", "resource", "logged tokens", "counted tokens", "difference", "difference %"],
-            [[fmt.utc(r["hour"]), r["resource_id"], fmt.number_exact(r["logged_tokens"]),
+            ["hour (UTC)", ("resource", "text"), "logged tokens", "counted tokens", "difference", "difference %"],
+            [[fmt.utc(r["hour"]), (r["resource_id"], "text"), fmt.number_exact(r["logged_tokens"]),
               fmt.number_exact(r["counted_tokens"]), fmt.number_exact(r["difference"]),
               (fmt.pct_points_exact(r["difference_pct"]), "v-bad")] for r in flagged[:FLAGGED_SHOWN]],
             caption=f"resource-hours where the logs miss more than {fmt.pct_points_exact(data.max_miss_pct)} "

@@ -105,7 +105,7 @@ def spend(data: DashboardData) -> str:
 
 def models(data: DashboardData) -> str:
     colours = tier_colours(data.tiers or [m["tier"] for m in data.models])
-    rows = [[m["tier"], m["model"], exact_cell(fmt.usd(m["spend"]), fmt.usd_exact(m["spend"])),
+    rows = [[m["tier"], (m["model"], "text"), exact_cell(fmt.usd(m["spend"]), fmt.usd_exact(m["spend"])),
              exact_cell(fmt.tokens(m["completion_tokens"]), fmt.number_exact(m["completion_tokens"])),
              f"{m['requests']:,}",
              exact_cell(fmt.usd_per_mtok(m["usd_per_mtok"]), fmt.usd_per_mtok_exact(m["usd_per_mtok"])),

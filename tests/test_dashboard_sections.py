@@ -142,7 +142,7 @@ def test_the_latest_billing_period_per_resource_with_charges_apart(tmp_path):
         ["r-gone", "not observed", "–", "$3.50", "$3.50", "–"],
         ["r-h100-1", "reconciled", "$100.25", "$100.30", "$0.05", "0.05%"],
     ]
-    assert 'class="v-bad"' in tables[0] and 'class="v-good"' in tables[0] and 'class="v-caution"' in tables[0]
+    assert all(f'class="text v-{v}"' in tables[0] for v in ("bad", "good", "caution"))
     assert rows_of(tables[1]) == [["__no_resource__", "tax", "$12.34"], ["r-h100-1", "credit", "−$10.00"]]
     exact = cell_titles(tables[0])
     assert exact["$55.13"] == "$55.125000000" and exact["10.25%"] == "10.25 %" and exact["0.05%"] == "0.0498753 %"
