@@ -13,9 +13,11 @@ from decimal import Decimal
 
 from dashboards import fmt
 from dashboards import svg as s
+from dashboards import tooltips as tip
 from dashboards.data import Row
-from dashboards.style import (
-    BAND_FILL, CROSSOVER_COLOURS, GAP_COLOUR, RESET_COLOUR, STATE_COLOURS, VERDICT_COLOURS,
+from dashboards.palette import (
+    BAND_FILL, CROSSOVER_COLOURS, GAP_COLOUR, INK, RESET_COLOUR, STATE_COLOURS, VERDICT_COLOURS, WARN_TEXT,
+    WATCHED_COLOUR,
 )
 
 WIDE, PANEL = 1160, 370
@@ -23,7 +25,6 @@ IDLE_BUCKETS = ("[0,.1)", "[.1,.25)", "[.25,.5)", "[.5,.75)", "[.75,1]")
 IDLE_LABELS = ("0–10 %", "10–25 %", "25–50 %", "50–75 %", "75–100 %")
 STATES = ("serving", "idle", "waking", "parked")
 INCOMPLETE = "incomplete"
-TODAY_COLOUR = "#1d1d1f"
 
 
 def _day_labels(days: Sequence[date], room: float) -> list[str]:
@@ -70,7 +71,7 @@ def band_chart(tier_days: list[Row], colours: dict[str, str], band: tuple[Decima
             parts.append(_band_point(px, py, r, colours[tier]))
     legend = [(t, c, "line") for t, c in sorted(colours.items())]
     legend += [(k.replace("_", " "), c, "circle") for k, c in VERDICT_COLOURS.items()]
-    legend.append(("incomplete billing", "#b3261e", "hollow"))
+    legend.append(("incomplete billing", INK, "hollow"))  # not red: red is a verdict here
     parts.append(s.legend(legend, left, height - 12, spacing=135))
     return s.svg(WIDE, height, parts, "Realised cost per million output tokens per tier and UTC day")
 
@@ -78,13 +79,9 @@ def band_chart(tier_days: list[Row], colours: dict[str, str], band: tuple[Decima
 def _band_point(x: float, y: float, r: Row, colour: str) -> str:
     verdict = r["verdict"]
     fill = VERDICT_COLOURS.get(verdict, colour) if verdict else colour
-    tip = (f"{r['tier']} {r['day']} (UTC): {fmt.usd_per_mtok(r['usd_per_mtok'])}, idle {fmt.pct(r['idle_fraction'])}, "
-           f"{fmt.tokens(r['completion_tokens'])} tokens, {fmt.usd(r['spend'])} spend"
-           + (f", {verdict.replace('_', ' ')}" if verdict else "")
-           + ("" if r["billing_complete"] else " — INCOMPLETE billing: not a clean figure"))
     data = {"tier": r["tier"], "day": fmt.exact(r["day"]), "usd_per_mtok": fmt.exact(r["usd_per_mtok"]),
             "verdict": verdict, "complete": fmt.exact(r["billing_complete"])}
-    point = _point(x, y, colour, fill, r["billing_complete"], tip, data)
+    point = _point(x, y, colour, fill, r["billing_complete"], tip.band_point(r), data)
     if r["billing_complete"]:
         return point
     return point + s.text(x, y - 10, INCOMPLETE, class_="incomplete-label", text_anchor="middle")
@@ -108,11 +105,10 @@ def idle_curve_chart(curve: list[Row], colours: dict[str, str], band: tuple[Deci
         parts.append(s.element("polyline", points=s.polyline(points), fill="none", stroke=colours[tier], stroke_width=2))
         for (px, py), r in zip(points, rows):
             radius = 3 + 9 * (r["resource_hours"] / most) ** 0.5
-            tip = (f"{tier}, idle {IDLE_LABELS[IDLE_BUCKETS.index(r['idle_bucket'])]}: {fmt.usd_per_mtok(r['usd_per_mtok'])} "
-                   f"over {r['resource_hours']:,} resource-hours, {fmt.usd(r['spend'])}, {fmt.tokens(r['completion_tokens'])} tokens")
+            title = tip.idle_point(tier, IDLE_LABELS[IDLE_BUCKETS.index(r["idle_bucket"])], r)
             data = {"tier": tier, "bucket": r["idle_bucket"], "usd_per_mtok": fmt.exact(r["usd_per_mtok"]),
                     "resource_hours": r["resource_hours"]}
-            parts.append(_point(px, py, colours[tier], colours[tier], True, tip, data, r=round(radius, 1)))
+            parts.append(_point(px, py, colours[tier], colours[tier], True, title, data, r=round(radius, 1)))
     parts.append(s.legend([(t, c, "line") for t, c in sorted(colours.items())]
                           + [("dot area ∝ resource-hours", "#5f6368", "circle")], left, height - 12, spacing=160))
     return s.svg(WIDE, height, parts, "Cost per million output tokens against idle fraction, per tier")
@@ -141,10 +137,9 @@ def _spend_bar(x0: float, width: float, y: s.Linear, r: Row) -> str:
         if value <= 0:
             continue
         top, bottom = y(base + value), y(base)
-        tip = f"{r['tier']} {r['day']} (UTC): {state} {fmt.usd(r[state])} of {fmt.usd(r['spend'])}"
         data = {"tier": r["tier"], "day": fmt.exact(r["day"]), "state": state, "usd": fmt.exact(r[state]),
                 "complete": fmt.exact(r["billing_complete"])}
-        parts.append(s.mark("rect", tip, data, x=round(x0, 1), y=round(top, 1), width=round(width, 1),
+        parts.append(s.mark("rect", tip.spend_bar(r, state), data, x=round(x0, 1), y=round(top, 1), width=round(width, 1),
                             height=round(max(bottom - top, 0.5), 1), fill=STATE_COLOURS[state],
                             fill_opacity=1 if r["billing_complete"] else 0.35))
         base += value
@@ -152,7 +147,7 @@ def _spend_bar(x0: float, width: float, y: s.Linear, r: Row) -> str:
     label = fmt.usd(r["spend"], 0)
     if not r["billing_complete"]:
         parts.append(s.element("rect", x=round(x0, 1), y=round(total_y, 1), width=round(width, 1),
-                               height=round(y(0) - total_y, 1), fill="none", stroke="#b3261e",
+                               height=round(y(0) - total_y, 1), fill="none", stroke=WARN_TEXT,
                                stroke_dasharray="3 2", stroke_width=1.5))
         parts.append(s.text(x0 + width / 2, total_y - 14, INCOMPLETE, class_="incomplete-label", text_anchor="middle"))
     parts.append(s.text(x0 + width / 2, total_y - 3, label, class_="value-label", text_anchor="middle"))
@@ -168,13 +163,11 @@ def model_bars(models: list[Row], colours: dict[str, str]) -> str:
     for i, m in enumerate(models):
         y0 = 10 + i * row_h
         parts.append(s.text(left + label_w - 8, y0 + 15, f"{m['tier']} · {m['model']}", text_anchor="end"))
-        tip = (f"{m['tier']} {m['model']}: {fmt.usd(m['spend'])}, {fmt.tokens(m['completion_tokens'])} tokens, "
-               f"{fmt.usd_per_mtok(m['usd_per_mtok'])}")
         data = {"tier": m["tier"], "model": m["model"], "usd": fmt.exact(m["spend"]),
                 "tokens": m["completion_tokens"], "usd_per_mtok": fmt.exact(m["usd_per_mtok"])}
         width = max(x(m["spend"]) - x(0), 1)
         incomplete = m["incomplete_days"] > 0
-        parts.append(s.mark("rect", tip, data, x=x(0), y=y0 + 3, width=round(width, 1), height=row_h - 8,
+        parts.append(s.mark("rect", tip.model_bar(m), data, x=x(0), y=y0 + 3, width=round(width, 1), height=row_h - 8,
                             fill=colours.get(m["tier"], "#555"), fill_opacity=0.45 if incomplete else 1))
         label = f"{fmt.usd(m['spend'])} · {fmt.usd_per_mtok(m['usd_per_mtok'])}" + (" · incomplete days" if incomplete else "")
         parts.append(s.text(x(0) + width + 6, y0 + 15, label, class_="value-label"))
@@ -195,12 +188,12 @@ def crossover_chart(r: Row, colour: str) -> str:
     parts = [s.y_axis(y, y.ticks(4), "$ per 30-day month", left, right, fmt.usd_axis)]
     parts += [s.text(x(t), bottom + 16, f"{t:.0%}", class_="tick", text_anchor="middle") for t in x.ticks(5)]
     parts.append(s.text((left + right) / 2, bottom + 32, "utilisation u (busy ÷ running hours)", class_="tick", text_anchor="middle"))
-    parts.append(s.mark("line", f"self-hosted: {fmt.usd(self_cost)} a month at any utilisation (rent + ops labour)",
+    parts.append(s.mark("line", tip.crossover_self_hosted(r),
                         {"tier": r["tier"], "option": "self_hosted", "usd": fmt.exact(r["self_hosted_monthly"])},
                         x1=left, x2=right, y1=round(y(self_cost), 1), y2=round(y(self_cost), 1),
                         stroke=CROSSOVER_COLOURS["self_hosted"], stroke_width=2.5))
     if gateway_at:
-        parts.append(s.mark("line", f"gateway at {fmt.usd_per_mtok(r['gateway_usd_per_mtok'])} for the tokens this fleet would serve",
+        parts.append(s.mark("line", tip.crossover_gateway(r),
                             {"tier": r["tier"], "option": "gateway", "usd": fmt.exact(r["gateway_monthly"])},
                             x1=left, x2=right, y1=round(y(0), 1), y2=round(y(gateway_at(x_max)), 1),
                             stroke=CROSSOVER_COLOURS["gateway"], stroke_width=2.5))
@@ -217,12 +210,11 @@ def crossover_chart(r: Row, colour: str) -> str:
 def _today(x: s.Linear, y: s.Linear, r: Row, u: float, top: float, bottom: float) -> str:
     ux = round(x(u), 1)
     right_half = ux > (x.start + x.end) / 2
-    parts = [s.element("line", x1=ux, x2=ux, y1=top, y2=bottom, stroke=TODAY_COLOUR, stroke_width=1),
+    parts = [s.element("line", x1=ux, x2=ux, y1=top, y2=bottom, stroke=INK, stroke_width=1),
              s.text(ux - 4 if right_half else ux + 4, top + 10, f"today u {fmt.pct(u)}", class_="value-label",
                     text_anchor="end" if right_half else "start")]
     for option, value in (("self_hosted", r["self_hosted_monthly"]), ("gateway", r["gateway_monthly"])):
-        tip = f"today, {option.replace('_', '-')}: {fmt.usd(value)} a month at utilisation {fmt.pct(u)}"
-        parts.append(s.mark("circle", tip, {"tier": r["tier"], "option": option, "usd": fmt.exact(value),
+        parts.append(s.mark("circle", tip.crossover_today(r, option), {"tier": r["tier"], "option": option, "usd": fmt.exact(value),
                                             "utilisation": fmt.exact(r["utilisation"])},
                             cx=ux, cy=round(y(float(value)), 1), r=5, fill=CROSSOVER_COLOURS[option],
                             stroke="#fff", stroke_width=1.5))
@@ -256,9 +248,7 @@ def _demand_day(cx: float, y: s.Linear, r: Row, colour: str) -> str:
             "p95": fmt.exact(r["p95_hourly_tokens"]), "peak": fmt.exact(r["peak_hourly_tokens"]),
             "peak_to_median": fmt.exact(r["peak_to_median"]), "busy_fraction": fmt.exact(r["busy_fraction"]),
             "complete": fmt.exact(complete)}
-    tip = (f"{r['tier']} {r['day']} (UTC): median {fmt.tokens(median)}/h, p95 {fmt.tokens(p95)}/h, "
-           f"peak {fmt.tokens(peak)}/h (peak ÷ median {fmt.ratio(r['peak_to_median'])}), busy {fmt.pct(r['busy_fraction'])}"
-           + ("" if complete else " — INCOMPLETE billing"))
+    title = tip.demand_day(r)
     fill = colour if complete else "#fff"
     dash = None if complete else "2 2"
     parts = [
@@ -266,9 +256,9 @@ def _demand_day(cx: float, y: s.Linear, r: Row, colour: str) -> str:
                   stroke=colour, stroke_width=2, stroke_opacity=0.6),
         s.element("line", x1=round(cx - 7, 1), x2=round(cx + 7, 1), y1=round(y(p95), 1), y2=round(y(p95), 1),
                   stroke=colour, stroke_width=2),
-        s.mark("rect", tip, {**data, "kind": "peak"}, x=round(cx - 4.5, 1), y=round(y(peak) - 4.5, 1), width=9, height=9,
+        s.mark("rect", title, {**data, "kind": "peak"}, x=round(cx - 4.5, 1), y=round(y(peak) - 4.5, 1), width=9, height=9,
                fill=fill, stroke=colour, stroke_width=1.5, stroke_dasharray=dash),
-        s.mark("circle", tip, {**data, "kind": "median"}, cx=round(cx, 1), cy=round(y(median), 1), r=4.5,
+        s.mark("circle", title, {**data, "kind": "median"}, cx=round(cx, 1), cy=round(y(median), 1), r=4.5,
                fill=fill, stroke=colour, stroke_width=1.5, stroke_dasharray=dash),
         s.text(cx, y(peak) - 8, fmt.ratio(r["peak_to_median"], 1), class_="value-label", text_anchor="middle"),
     ]
@@ -301,7 +291,7 @@ def health_timeline(resources: list[Row], gaps: list[Row], resets: list[Row], da
         parts.append(_gap(g, lanes.get(g["resource_id"]), top, lane_h, at, end))
     for r in resets:
         parts.append(_reset(r, lanes.get(r["resource_id"]), top, lane_h, at))
-    parts.append(s.legend([("watched (billing sampled)", "#c9d7e8", "rect"), ("billing gap (dark)", GAP_COLOUR, "rect"),
+    parts.append(s.legend([("watched (billing sampled)", WATCHED_COLOUR, "rect"), ("billing gap (dark)", GAP_COLOUR, "rect"),
                            ("reset of a cumulative bill", RESET_COLOUR, "circle")], left, height - 2, spacing=200))
     return s.svg(WIDE, height, parts, "Billing observability per resource over the published UTC days")
 
@@ -309,10 +299,9 @@ def health_timeline(resources: list[Row], gaps: list[Row], resets: list[Row], da
 def _lane(r: Row, i: int, top: float, lane_h: float, left: float, at) -> str:
     y0 = top + i * lane_h
     x0, x1 = at(r["first_hour"]), at(r["last_hour"] + timedelta(hours=1))
-    tip = f"{r['resource_id']} ({r['tier']}): hours from {fmt.utc(r['first_hour'])} to {fmt.utc(r['last_hour'] + timedelta(hours=1))}"
     return (s.text(left - 8, y0 + 14, f"{r['resource_id']} · {r['tier']}", text_anchor="end")
-            + s.mark("rect", tip, {"resource": r["resource_id"], "kind": "watched"}, x=round(x0, 1), y=y0 + 4,
-                     width=round(max(x1 - x0, 1), 1), height=lane_h - 8, fill="#c9d7e8", class_="lane"))
+            + s.mark("rect", tip.watched_lane(r), {"resource": r["resource_id"], "kind": "watched"}, x=round(x0, 1), y=y0 + 4,
+                     width=round(max(x1 - x0, 1), 1), height=lane_h - 8, fill=WATCHED_COLOUR, class_="lane"))
 
 
 def _gap(g: Row, lane: int | None, top: float, lane_h: float, at, end: datetime) -> str:
@@ -321,9 +310,7 @@ def _gap(g: Row, lane: int | None, top: float, lane_h: float, at, end: datetime)
     y0 = top + lane * lane_h
     x0 = at(g["gap_start"])
     x1 = at(g["gap_end"] or end)
-    tip = (f"billing gap on {g['resource_id']}: {fmt.utc(g['gap_start'])} to {fmt.utc(g['gap_end'])}, "
-           f"{fmt.duration(g['seconds'])} dark (money counted, hours flagged incomplete)")
-    return s.mark("rect", tip, {"resource": g["resource_id"], "kind": "gap", "seconds": fmt.exact(g["seconds"]),
+    return s.mark("rect", tip.gap(g), {"resource": g["resource_id"], "kind": "gap", "seconds": fmt.exact(g["seconds"]),
                                 "start": fmt.exact(g["gap_start"])},
                   x=round(x0, 1), y=y0 + 1, width=round(max(x1 - x0, 3), 1), height=lane_h - 2, fill=GAP_COLOUR)
 
@@ -332,9 +319,7 @@ def _reset(r: Row, lane: int | None, top: float, lane_h: float, at) -> str:
     if lane is None:
         return ""
     cy = top + lane * lane_h + lane_h / 2
-    tip = (f"reset on {r['resource_id']} at {fmt.utc(r['at'])} ({r['reason'].replace('_', ' ')}): "
-           f"cumulative {fmt.usd(r['previous_cumulative'], 6)} → {fmt.usd(r['cumulative'], 6)}")
-    return s.mark("circle", tip, {"resource": r["resource_id"], "kind": "reset", "reason": r["reason"]},
+    return s.mark("circle", tip.reset(r), {"resource": r["resource_id"], "kind": "reset", "reason": r["reason"]},
                   cx=round(at(r["at"]), 1), cy=round(cy, 1), r=5, fill=RESET_COLOUR, stroke="#fff", stroke_width=1.5)
 
 
@@ -349,7 +334,7 @@ def quarantine_bars(counts: dict[str, int | None]) -> str:
         parts.append(s.text(left + label_w - 8, y0 + 14, f"quarantine.{source}", text_anchor="end"))
         shown = "table missing" if count is None else f"{count:,} rows quarantined"
         width = 0 if not count else max(x(count) - x(0), 2)
-        parts.append(s.mark("rect", f"quarantine.{source}: {shown}", {"source": source, "rows": count},
+        parts.append(s.mark("rect", tip.quarantine(source, count), {"source": source, "rows": count},
                             x=x(0), y=y0 + 3, width=round(width, 1), height=row_h - 8, fill=GAP_COLOUR))
         parts.append(s.text(x(0) + width + 6, y0 + 14, shown, class_="value-label"))
     return s.svg(WIDE, height, parts, "Rows quarantined per source")

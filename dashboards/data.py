@@ -7,12 +7,15 @@ not in the file (a mart not built yet, e.g. marts.invoice_reconciliation) reads 
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 import duckdb
 
 Row = dict[str, Any]
+DEFAULT_MAX_MISS_PCT = Decimal("1")  # DESIGN.md: the token cross-check warns below -1 %
 
 TIER_DAYS = """
 SELECT d.day, d.tier, d.spend, d.completion_tokens, d.usd_per_mtok, d.idle_fraction, d.billing_complete,
@@ -74,12 +77,45 @@ FROM marts.invoice_reconciliation
 GROUP BY ALL
 ORDER BY billing_period, status
 """
-RECONCILIATION_WORST = """
+# The latest billing period, every row: resources first (worst first), then the other charge
+# categories, which DESIGN.md keeps out of any resource's variance.
+RECONCILIATION_LATEST = """
 SELECT billing_period, resource_id, snapshot_spend, invoiced_cost, variance, variance_pct, status
 FROM marts.invoice_reconciliation
-WHERE status IN ('mismatch', 'not_invoiced', 'not_observed')
-ORDER BY abs(coalesce(variance, 0)) DESC
-LIMIT 10
+WHERE billing_period = (SELECT max(billing_period) FROM marts.invoice_reconciliation)
+ORDER BY CASE status WHEN 'mismatch' THEN 0 WHEN 'not_invoiced' THEN 1 WHEN 'not_observed' THEN 2
+                     WHEN 'reconciled' THEN 3 ELSE 4 END,
+         abs(coalesce(variance, 0)) DESC, resource_id, status
+"""
+# The latest result of each check (a table another step appends to, one row per check and run).
+CHECKS_LATEST = """
+SELECT run_id, checked_at, asset, check_name, severity, passed, expectation, failing_rows, examples, query
+FROM marts.check_results
+QUALIFY row_number() OVER (PARTITION BY asset, check_name ORDER BY checked_at DESC, run_id DESC) = 1
+ORDER BY passed NULLS FIRST, CASE upper(severity) WHEN 'ERROR' THEN 0 ELSE 1 END, asset, check_name
+"""
+CHECK_RUNS = """
+SELECT count(DISTINCT run_id) AS runs, count(*) AS results, min(checked_at) AS first_checked_at,
+       max(checked_at) AS last_checked_at
+FROM marts.check_results
+"""
+# Token cross-check (DESIGN.md): difference_pct is already in percent; judged hours are those the
+# engines counted something in (the check's own rule).
+CROSSCHECK_BY_RESOURCE = """
+SELECT resource_id, count(*) AS hours, count(*) FILTER (WHERE counted_tokens > 0) AS judged_hours,
+       count(*) FILTER (WHERE difference_pct < -$max_miss_pct) AS flagged_hours,
+       coalesce(sum(logged_tokens) FILTER (WHERE counted_tokens > 0), 0) AS logged_tokens,
+       coalesce(sum(counted_tokens) FILTER (WHERE counted_tokens > 0), 0) AS counted_tokens,
+       min(difference_pct) AS worst_difference_pct, min(hour) AS first_hour, max(hour) AS last_hour
+FROM marts.token_crosscheck
+GROUP BY resource_id
+ORDER BY flagged_hours DESC, resource_id
+"""
+CROSSCHECK_FLAGGED = """
+SELECT hour, resource_id, logged_tokens, counted_tokens, difference, difference_pct
+FROM marts.token_crosscheck
+WHERE difference_pct < -$max_miss_pct
+ORDER BY difference_pct, hour, resource_id
 """
 
 
@@ -96,8 +132,13 @@ class DashboardData:
     resources: list[Row]
     quarantine: dict[str, int | None]
     reconciliation: list[Row] | None
-    reconciliation_worst: list[Row] | None
+    reconciliation_latest: list[Row] | None
     band: tuple[Any, Any] | None  # (low, high) $/Mtok from the band mart's configuration, if known
+    checks: list[Row] | None = None  # None: marts.check_results is not in the file
+    check_runs: Row | None = None
+    crosscheck: list[Row] | None = None  # None: marts.token_crosscheck is not in the file
+    crosscheck_flagged: list[Row] | None = None
+    max_miss_pct: Decimal = DEFAULT_MAX_MISS_PCT
 
     @property
     def tiers(self) -> list[str]:
@@ -108,8 +149,8 @@ class DashboardData:
         return sorted({r["day"] for r in self.tier_days})
 
 
-def rows(con: duckdb.DuckDBPyConnection, sql: str) -> list[Row]:
-    cursor = con.execute(sql)
+def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -> list[Row]:
+    cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     return [dict(zip(names, r)) for r in cursor.fetchall()]
 
@@ -121,9 +162,9 @@ def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     ).fetchall()[0][0])
 
 
-def optional_rows(con: duckdb.DuckDBPyConnection, table: str, sql: str) -> list[Row] | None:
+def optional_rows(con: duckdb.DuckDBPyConnection, table: str, sql: str, params: dict | None = None) -> list[Row] | None:
     schema, name = table.split(".")
-    return rows(con, sql) if has_table(con, schema, name) else None
+    return rows(con, sql, params) if has_table(con, schema, name) else None
 
 
 def quarantine_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
@@ -134,8 +175,16 @@ def quarantine_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
     }
 
 
-def load(con: duckdb.DuckDBPyConnection, band: tuple[Any, Any] | None = None) -> DashboardData:
+def max_miss_pct_from_env() -> Decimal:
+    """The cross-check's bound, as the check reads it (INVOICE_TRUE_MAX_MISS_PCT, default 1 %)."""
+    return Decimal(os.environ.get("INVOICE_TRUE_MAX_MISS_PCT") or DEFAULT_MAX_MISS_PCT)
+
+
+def load(con: duckdb.DuckDBPyConnection, band: tuple[Any, Any] | None = None,
+         max_miss_pct: Decimal | None = None) -> DashboardData:
     con.execute("SET TimeZone = 'UTC'")
+    miss = {"max_miss_pct": max_miss_pct if max_miss_pct is not None else max_miss_pct_from_env()}
+    check_runs = optional_rows(con, "marts.check_results", CHECK_RUNS)
     return DashboardData(
         tier_days=rows(con, TIER_DAYS),
         idle_curve=rows(con, IDLE_CURVE),
@@ -148,6 +197,11 @@ def load(con: duckdb.DuckDBPyConnection, band: tuple[Any, Any] | None = None) ->
         resources=rows(con, RESOURCES),
         quarantine=quarantine_counts(con),
         reconciliation=optional_rows(con, "marts.invoice_reconciliation", RECONCILIATION),
-        reconciliation_worst=optional_rows(con, "marts.invoice_reconciliation", RECONCILIATION_WORST),
+        reconciliation_latest=optional_rows(con, "marts.invoice_reconciliation", RECONCILIATION_LATEST),
         band=band,
+        checks=optional_rows(con, "marts.check_results", CHECKS_LATEST),
+        check_runs=check_runs[0] if check_runs else None,
+        crosscheck=optional_rows(con, "marts.token_crosscheck", CROSSCHECK_BY_RESOURCE, miss),
+        crosscheck_flagged=optional_rows(con, "marts.token_crosscheck", CROSSCHECK_FLAGGED, miss),
+        max_miss_pct=miss["max_miss_pct"],
     )

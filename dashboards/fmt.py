@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 DASH = "–"
 
 
 def usd(value, digits: int = 2) -> str:
+    """Money rounded for reading, half up on the exact value ($158.925 -> $158.93; a float would say .92)."""
     if value is None:
         return DASH
-    v = float(value)
-    sign = "−" if v < 0 else ""
-    return f"{sign}${abs(v):,.{digits}f}"
+    d = value if isinstance(value, Decimal) else Decimal(repr(value) if isinstance(value, float) else value)
+    q = d.quantize(Decimal(1).scaleb(-digits), ROUND_HALF_UP)
+    return f"{'−' if q < 0 else ''}${abs(q):,.{digits}f}"
 
 
 def usd_per_mtok(value) -> str:
@@ -90,3 +91,58 @@ def exact(value) -> str | None:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# -- exact values, for tooltips: every digit the mart holds, grouped for reading ----------------------
+def _plain(value: Decimal) -> str:
+    """A Decimal without exponent or trailing zeros after the point: 30.000 -> 30, 0.300 -> 0.3."""
+    text = format(value.normalize(), ",f")
+    return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+def usd_exact(value) -> str:
+    """Money as published (DECIMAL(38,9)): $1,234.567890123; never rounded."""
+    if value is None:
+        return DASH
+    d = Decimal(value)
+    return f"{'−' if d < 0 else ''}${abs(d):,f}"
+
+
+def usd_per_mtok_exact(value) -> str:
+    return DASH if value is None else f"{usd_exact(value)}/Mtok"
+
+
+def pct_exact(fraction) -> str:
+    """A published fraction as a percentage with all its digits: 0.003000000 -> 0.3 %."""
+    return DASH if fraction is None else f"{_plain(Decimal(fraction) * 100)} %"
+
+
+def pct_points_exact(percent) -> str:
+    """A value already in percent (difference_pct): -1.250000000 -> −1.25 %."""
+    if percent is None:
+        return DASH
+    d = Decimal(percent)
+    return f"{'−' if d < 0 else ''}{_plain(abs(d))} %"
+
+
+def number_exact(value) -> str:
+    """A count or a published number, grouped: 12,345,678; 1,234.5."""
+    if value is None:
+        return DASH
+    if isinstance(value, int):
+        return f"{'−' if value < 0 else ''}{abs(value):,}"
+    d = Decimal(value)
+    return f"{'−' if d < 0 else ''}{_plain(abs(d))}"
+
+
+def utc_exact(value: datetime | None) -> str:
+    """An instant to the second (to the microsecond when it has one), in UTC."""
+    if value is None:
+        return "open"
+    t = value.astimezone(timezone.utc)
+    return t.strftime("%Y-%m-%d %H:%M:%S" + (".%f" if t.microsecond else "")) + " UTC"
+
+
+def seconds_exact(value) -> str:
+    """720.000000 -> "720 s (12.0 min)": the published seconds, then a reading aid."""
+    return "still open" if value is None else f"{number_exact(value)} s ({duration(value)})"

@@ -7,12 +7,18 @@ from html import escape
 
 from dashboards.svg import attrs
 
-Cell = str | tuple[str, str]  # text, or (text, css class)
+# text; (text, css class); or (text, css class or None, exact value shown on hover)
+Cell = str | tuple[str, str | None] | tuple[str, str | None, str]
 
 
 def cell(tag: str, value: Cell) -> str:
-    content, css = (value, None) if isinstance(value, str) else value
-    return f"<{tag}{attrs(class_=css)}>{escape(content)}</{tag}>"
+    content, css, title = (value, None, None) if isinstance(value, str) else (*value, None)[:3]
+    return f"<{tag}{attrs(class_=css, title=title)}>{escape(content)}</{tag}>"
+
+
+def exact_cell(shown: str, exact: str, css: str | None = None) -> Cell:
+    """A rounded figure whose exact published value shows on hover (no title when they are equal)."""
+    return (shown, css, exact) if exact != shown else (shown, css)
 
 
 def table(headers: Sequence[Cell], rows: Iterable[Sequence[Cell]], caption: str | None = None, **values) -> str:
@@ -22,8 +28,9 @@ def table(headers: Sequence[Cell], rows: Iterable[Sequence[Cell]], caption: str 
     return f"<div class=\"scroll\"><table{attrs(**values)}>{cap}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>"
 
 
-def badge(label: str, colour: str) -> str:
-    return f'<span class="badge" style="background:{escape(colour, quote=True)}">{escape(label)}</span>'
+def badge(label: str, colour: str, title: str | None = None) -> str:
+    return (f'<span class="badge" style="background:{escape(colour, quote=True)}"{attrs(title=title)}>'
+            f"{escape(label)}</span>")
 
 
 def section(key: str, title: str, lede: str, body: Iterable[str]) -> str:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from dashboards import charts, fmt
+from dashboards import audit, charts, fmt
+from dashboards import tooltips as tip
 from dashboards.data import DashboardData, Row
-from dashboards.html import badge, kpi, panel, paragraph, section, table
-from dashboards.style import CROSSOVER_VERDICTS, tier_colours
+from dashboards.html import badge, exact_cell, kpi, panel, paragraph, section, table
+from dashboards.palette import CROSSOVER_VERDICTS, tier_colours
 
 SECTIONS = (
     ("band", "Realised $/Mtok per tier and day"),
@@ -17,6 +18,9 @@ SECTIONS = (
     ("crossover", "Build or buy: the crossover"),
     ("demand", "Demand: peak against median"),
     ("health", "Data health"),
+    audit.RECONCILIATION,
+    audit.CHECKS,
+    audit.CROSSCHECK,
 )
 
 
@@ -48,8 +52,8 @@ def _band_cell(r: Row | None):
     if r["verdict"]:
         value += f" · {r['verdict'].replace('_', ' ')}"
     if not r["billing_complete"]:
-        return (value + " · incomplete", "incomplete")
-    return value
+        return exact_cell(value + " · incomplete", tip.band_point(r), "incomplete")
+    return exact_cell(value, tip.band_point(r))
 
 
 def utilisation(data: DashboardData) -> str:
@@ -57,7 +61,8 @@ def utilisation(data: DashboardData) -> str:
     by_tier = defaultdict(dict)
     for r in data.idle_curve:
         by_tier[r["tier"]][r["idle_bucket"]] = r
-    rows = [[tier] + [_curve_cell(by_tier[tier].get(b)) for b in charts.IDLE_BUCKETS] for tier in sorted(by_tier)]
+    buckets = list(zip(charts.IDLE_BUCKETS, charts.IDLE_LABELS))
+    rows = [[tier] + [_curve_cell(tier, label, by_tier[tier].get(b)) for b, label in buckets] for tier in sorted(by_tier)]
     lede = ("Every resource-hour that ran, grouped by its idle fraction (idle ÷ running seconds): what a million "
             "output tokens cost at each level of idleness, over every published hour. The band is a claim about "
             "the left-hand buckets.")
@@ -68,11 +73,11 @@ def utilisation(data: DashboardData) -> str:
     ])
 
 
-def _curve_cell(r: Row | None) -> str:
+def _curve_cell(tier: str, label: str, r: Row | None):
     if r is None:
         return fmt.DASH
     value = fmt.usd_per_mtok(r["usd_per_mtok"]) if r["usd_per_mtok"] is not None else "no tokens"
-    return f"{value} ({r['resource_hours']:,} h)"
+    return exact_cell(f"{value} ({r['resource_hours']:,} h)", tip.idle_point(tier, label, r))
 
 
 def spend(data: DashboardData) -> str:
@@ -100,8 +105,10 @@ def spend(data: DashboardData) -> str:
 
 def models(data: DashboardData) -> str:
     colours = tier_colours(data.tiers or [m["tier"] for m in data.models])
-    rows = [[m["tier"], m["model"], fmt.usd(m["spend"]), fmt.tokens(m["completion_tokens"]),
-             f"{m['requests']:,}", fmt.usd_per_mtok(m["usd_per_mtok"]),
+    rows = [[m["tier"], (m["model"], "text"), exact_cell(fmt.usd(m["spend"]), fmt.usd_exact(m["spend"])),
+             exact_cell(fmt.tokens(m["completion_tokens"]), fmt.number_exact(m["completion_tokens"])),
+             f"{m['requests']:,}",
+             exact_cell(fmt.usd_per_mtok(m["usd_per_mtok"]), fmt.usd_per_mtok_exact(m["usd_per_mtok"])),
              (f"{m['incomplete_days']} incomplete", "incomplete") if m["incomplete_days"] else "complete"]
             for m in data.models]
     lede = ("Each replica-day's spend shared among the models it served by completion-token share; "
@@ -194,10 +201,10 @@ def health(data: DashboardData) -> str:
     ]
     parts = [f'<div class="kpis">{"".join(kpis)}</div>',
              charts.health_timeline(data.resources, data.gaps, data.resets, data.days) if data.resources and data.days else "",
-             _gaps_table(data), _resets_table(data), charts.quarantine_bars(data.quarantine), _reconciliation(data)]
+             _gaps_table(data), _resets_table(data), charts.quarantine_bars(data.quarantine)]
     lede = ("Where the figures above are weaker than they look: billing that went dark (money still counted, hours "
-            "flagged), resets of cumulative bills, rows the sources sent that were quarantined, and how snapshot "
-            "spend reconciles with the provider's invoice. Times are UTC.")
+            "flagged), resets of cumulative bills, and rows the sources sent that were quarantined. Times are UTC; "
+            "the invoice, the checks and the token cross-check follow.")
     return section("health", SECTIONS[6][1], lede, parts)
 
 
@@ -228,23 +235,5 @@ def _reconciliation_headline(data: DashboardData) -> str:
     return "all reconciled" if not bad else f"{bad} resource(s) off"
 
 
-def _reconciliation(data: DashboardData) -> str:
-    if data.reconciliation is None:
-        return paragraph("Invoice reconciliation: marts.invoice_reconciliation is not in this file (the monthly "
-                         "invoices job has not run, or this build does not have it).")
-    if not data.reconciliation:
-        return paragraph("Invoice reconciliation: no billing period imported yet.")
-    rows = [[r["billing_period"], r["status"].replace("_", " "), f"{r['rows']:,}", fmt.usd(r["snapshot_spend"]),
-             fmt.usd(r["invoiced_cost"]), fmt.usd(r["variance"])] for r in data.reconciliation]
-    parts = [table(["billing period", "status", "rows", "snapshot spend", "invoiced", "variance"], rows,
-                   caption="marts.invoice_reconciliation: within max(0.5 %, $0.01) per resource and period")]
-    if data.reconciliation_worst:
-        worst = [[r["billing_period"], r["resource_id"], r["status"].replace("_", " "), fmt.usd(r["snapshot_spend"]),
-                  fmt.usd(r["invoiced_cost"]), fmt.usd(r["variance"]), fmt.pct(r["variance_pct"], 2)]
-                 for r in data.reconciliation_worst]
-        parts.append(table(["period", "resource", "status", "snapshot spend", "invoiced", "variance", "variance %"], worst,
-                           caption="largest differences"))
-    return "".join(parts)
-
-
-RENDERERS = (band, utilisation, spend, models, crossover, demand, health)
+RENDERERS = (band, utilisation, spend, models, crossover, demand, health, audit.reconciliation, audit.checks,
+             audit.crosscheck)

@@ -1,30 +1,8 @@
-"""Colours (Okabe-Ito, safe for colour-blind readers) and the page's inline stylesheet."""
+"""The page's inline stylesheet (colours of marks: `dashboards.palette`)."""
 
 from __future__ import annotations
 
-TIER_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
-
-VERDICT_COLOURS = {
-    "in_band": "#009E73",
-    "above_band": "#D55E00",
-    "below_band": "#CC79A7",
-    "not_applicable": "#8c8c8c",
-}
-STATE_COLOURS = {"serving": "#0072B2", "idle": "#E69F00", "waking": "#CC79A7", "parked": "#9a9a9a"}
-CROSSOVER_COLOURS = {"self_hosted": "#0072B2", "gateway": "#D55E00"}
-CROSSOVER_VERDICTS = {
-    "self_host_cheaper": ("self-hosting is cheaper", "#009E73"),
-    "gateway_cheaper": ("the gateway is cheaper", "#D55E00"),
-    "not_enough_data": ("not enough data", "#8c8c8c"),
-}
-GAP_COLOUR = "#D55E00"
-RESET_COLOUR = "#0072B2"
-BAND_FILL = "#009E73"
-
-
-def tier_colours(tiers: list[str]) -> dict[str, str]:
-    return {tier: TIER_COLOURS[i % len(TIER_COLOURS)] for i, tier in enumerate(sorted(tiers))}
-
+from dashboards.palette import BAD, CAUTION, GOOD, NEUTRAL
 
 CSS = """
 :root { --ink: #1d1d1f; --muted: #5f6368; --rule: #dadce0; --panel: #f8f9fa; }
@@ -66,4 +44,16 @@ td.incomplete { color: #b3261e; font-style: italic; }
 .warn { color: #b3261e; }
 .scroll { overflow-x: auto; }
 footer { margin-top: 30px; color: var(--muted); font-size: 12px; }
+"""
+
+# Verdict words in tables take the verdict family's colours (dashboards.palette).
+CSS += f"""
+td.v-good, span.v-good {{ color: {GOOD}; font-weight: 600; }}
+td.v-bad, span.v-bad {{ color: {BAD}; font-weight: 600; }}
+td.v-caution, span.v-caution {{ color: {CAUTION}; font-weight: 600; }}
+td.v-neutral, span.v-neutral {{ color: {NEUTRAL}; }}
+td.wrap {{ white-space: normal; text-align: left; max-width: 420px; }}
+details {{ margin: 4px 0; }}
+details summary {{ cursor: pointer; }}
+pre {{ background: var(--panel); border: 1px solid var(--rule); padding: 6px 8px; overflow-x: auto; font-size: 12px; }}
 """

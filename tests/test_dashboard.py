@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import subprocess
 from collections import Counter, defaultdict
 from datetime import date
@@ -25,27 +24,23 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from dashboards.audit import CHECKS, CROSSCHECK, RECONCILIATION
 from dashboards.sections import SECTIONS
 from fixtures.fleet import load_fleet
 from pipelines.accounting import ensure_schema
+from tests.browser import chromium_page, chromium_path
 from tests.conftest import PipelineRun
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 README_SCREENSHOT = REPO / "dashboards" / "screenshot.png"
 START, DAYS = date(2026, 10, 26), 3
+TABLE_SECTIONS = {RECONCILIATION[0], CHECKS[0], CROSSCHECK[0]}  # findings in tables, no chart
 CHROMIUM_FLAGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-extensions",
     "--disable-default-apps", "--mute-audio", "--hide-scrollbars",
 ]
-
-
-def chromium() -> str | None:
-    for name in (os.environ.get("CHROMIUM"), "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
-        if name and shutil.which(name):
-            return shutil.which(name)
-    return None
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +66,7 @@ def dashboard(run) -> Path:
 @pytest.fixture(scope="module")
 def browser(dashboard, tmp_path_factory) -> dict:
     """Load the dashboard in headless Chromium: the DOM it built, its log, and a screenshot."""
-    binary = chromium()
+    binary = chromium_path()
     if binary is None:
         pytest.skip("no Chromium found (apt-get install chromium; CI installs it): the browser checks need one")
     profile = tmp_path_factory.mktemp("chromium-profile")
@@ -162,7 +157,7 @@ def test_the_fleet_tells_the_demo_story(run):
 def test_every_section_draws_marks(browser, run):
     marks = parse(browser["dom"]).marks
     per_section = Counter(m["section"] for m in marks)
-    assert set(per_section) == {key for key, _ in SECTIONS}
+    assert set(per_section) == {key for key, _ in SECTIONS} - TABLE_SECTIONS
     tier_days = query(run, "SELECT count(*) AS n FROM marts.cost_per_mtok_daily WHERE model = '*' AND usd_per_mtok IS NOT NULL")
     assert per_section["band"] == tier_days[0]["n"]
     (demand,) = query(run, "SELECT count(*) AS n FROM marts.demand_profile")
@@ -223,6 +218,31 @@ def test_the_page_says_its_times_are_utc_and_carries_units(browser):
     assert "all dates and hours are UTC" in dom
     for unit in ("/Mtok", "$ per UTC day", "completion tokens per UTC hour", "$ per 30-day month", "resource-hours"):
         assert unit in dom, unit
+
+
+def test_hovering_a_mark_shows_its_exact_values(dashboard, run):
+    """Playwright drives the same chromium: the mouse over a band point reaches that point (nothing
+    drawn over it) and its <title>, the browser's tooltip, holds the mart's exact values."""
+    (row,) = query(run, "SELECT d.day, d.tier, d.spend, d.completion_tokens, d.usd_per_mtok, b.verdict "
+                        "FROM marts.cost_per_mtok_daily d LEFT JOIN marts.band_check b USING (day, tier) "
+                        "WHERE d.model = '*' AND d.tier = 'h100-class' AND d.day = ?", [START])
+    with chromium_page(1280, 900) as page:
+        requests, console = [], []
+        page.on("request", lambda r: requests.append(r.url))
+        page.on("console", lambda m: console.append(m.text))
+        page.goto(dashboard.as_uri(), wait_until="load")
+        point = page.locator(f'#band circle.mark[data-tier="h100-class"][data-day="{START}"]')
+        point.hover()
+        hovered = page.evaluate("""() => {
+            const under = [...document.querySelectorAll(':hover')].pop();
+            const title = under && under.querySelector(':scope > title');
+            return {tag: under && under.tagName, title: title && title.textContent}; }""")
+    assert hovered["tag"] == "circle", hovered
+    title = hovered["title"]
+    assert title.startswith(f"{START} h100-class: ${row['usd_per_mtok']}/Mtok, "), title
+    assert f"{row['completion_tokens']:,} tokens" in title and f"spend ${row['spend']:,f}" in title
+    assert row["verdict"].replace("_", " ") in title
+    assert requests == [dashboard.as_uri()] and console == []  # the page itself, nothing else
 
 
 def test_a_screenshot_is_kept(browser):
