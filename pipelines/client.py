@@ -17,6 +17,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 
 import httpx
+import tenacity
 
 log = logging.getLogger(__name__)
 
@@ -159,41 +160,56 @@ class SourceClient:
             query = {**query, "cursor": cursor}
 
     def _fetch_page(self, path: str, query: dict[str, str], window: str) -> tuple[bytes, str | None]:
-        last = ""
-        for attempt in range(1, self.max_attempts + 1):
-            wait_s: float | None = None
-            try:
-                response = self._http.get(path, params=query)
-            except httpx.TransportError as exc:  # timeouts, refused or dropped connections, cut bodies
-                last = f"failed with {exc.__class__.__name__}"
-            else:
-                status = response.status_code
-                if status in (401, 403):
-                    raise SourceAuthError(
-                        self.source, f"refused the token ({status})", path, window, f"check {self.token_env}"
-                    )
-                if status in RETRYABLE_STATUS:
-                    last, wait_s = f"answered {status}", _retry_after_s(response)
-                elif status != 200:
-                    raise SourceProtocolError(self.source, f"answered {status}", path, window)
-                else:
-                    try:
-                        _, cursor = split_envelope(response.content)
-                        return response.content, cursor
-                    except ValueError as exc:
-                        last = f"sent a malformed page: {exc}"
-            if attempt == self.max_attempts:
-                break
-            delay = self._backoff_s(attempt) if wait_s is None else min(wait_s, self.backoff_max_s)
-            log.warning("%s %s for %s (%s); retry %d/%d in %.1f s",
-                        self.source, last, path, window, attempt, self.max_attempts - 1, delay)
-            self._sleep(delay)
-        error = SourceProtocolError if last.startswith("sent a malformed page") else SourceUnavailable
-        raise error(self.source, f"{last} (gave up after {self.max_attempts} attempts)", path, window)
+        """One page, retried by tenacity (full-jitter backoff, `Retry-After` honoured up to the cap);
+        a refused token or another 4xx fails at once."""
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.max_attempts),
+            wait=self._wait_s,
+            retry=tenacity.retry_if_exception_type(_Transient),
+            sleep=self._sleep,
+            before_sleep=lambda state: log.warning(
+                "%s %s for %s (%s); retry %d/%d in %.1f s", self.source, state.outcome.exception().what, path,
+                window, state.attempt_number, self.max_attempts - 1, state.upcoming_sleep),
+            reraise=True,
+        )
+        try:
+            return retrying(self._attempt, path, query, window)
+        except _Transient as last:
+            error = SourceProtocolError if last.malformed else SourceUnavailable
+            raise error(self.source, f"{last.what} (gave up after {self.max_attempts} attempts)", path, window) from None
 
-    def _backoff_s(self, attempt: int) -> float:
+    def _attempt(self, path: str, query: dict[str, str], window: str) -> tuple[bytes, str | None]:
+        try:
+            response = self._http.get(path, params=query)
+        except httpx.TransportError as exc:  # timeouts, refused or dropped connections, cut bodies
+            raise _Transient(f"failed with {exc.__class__.__name__}") from None
+        status = response.status_code
+        if status in (401, 403):
+            raise SourceAuthError(self.source, f"refused the token ({status})", path, window, f"check {self.token_env}")
+        if status in RETRYABLE_STATUS:
+            raise _Transient(f"answered {status}", retry_after_s=_retry_after_s(response))
+        if status != 200:
+            raise SourceProtocolError(self.source, f"answered {status}", path, window)
+        try:
+            _, cursor = split_envelope(response.content)
+        except ValueError as exc:  # no library checks a page's envelope: a malformed one is retried here
+            raise _Transient(f"sent a malformed page: {exc}", malformed=True) from None
+        return response.content, cursor
+
+    def _wait_s(self, state: tenacity.RetryCallState) -> float:
+        asked = state.outcome.exception().retry_after_s
+        if asked is not None:
+            return min(asked, self.backoff_max_s)
         # Full jitter (AWS architecture blog): spreads retries of many clients over the whole window.
-        return self._rng.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (attempt - 1)))
+        return self._rng.uniform(0.0, min(self.backoff_max_s, self.backoff_base_s * 2 ** (state.attempt_number - 1)))
+
+
+class _Transient(Exception):
+    """An attempt that may succeed if tried again (tenacity retries these)."""
+
+    def __init__(self, what: str, *, retry_after_s: float | None = None, malformed: bool = False) -> None:
+        super().__init__(what)
+        self.what, self.retry_after_s, self.malformed = what, retry_after_s, malformed
 
 
 def _describe_window(params: dict[str, str]) -> str:
