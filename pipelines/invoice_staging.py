@@ -31,6 +31,7 @@ import pyarrow as pa
 
 from models.focus import CHARGE_CATEGORIES
 from pipelines.client import split_envelope
+from pipelines.sql_files import run_sql_file
 
 
 class InvoiceImportError(ValueError):
@@ -52,96 +53,9 @@ API_SOURCE = "api"  # the `source` of rows from the billing API (files carry the
 # Decimals are typed DECIMAL(38,18), the raw layer's type: a value with more than 18 decimal places
 # is rejected (quarantined), never rounded.
 
-MACROS = r"""
-CREATE OR REPLACE TEMP MACRO focus_instant(sent) AS
-    CASE WHEN regexp_full_match(sent, '\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)? ?([Zz]|[+-]\d{2}(:?\d{2})?)?')
-         THEN TRY_CAST(upper(sent) AS TIMESTAMPTZ) END;
-CREATE OR REPLACE TEMP MACRO focus_decimal_text(sent) AS
-    regexp_full_match(sent, '[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?');
-CREATE OR REPLACE TEMP MACRO focus_decimal_places(sent) AS
-    length(rtrim(regexp_extract(sent, '\.(\d*)', 1), '0'))
-    - coalesce(TRY_CAST(regexp_extract(sent, '[eE]([+-]?\d+)', 1) AS INTEGER), 0);
-CREATE OR REPLACE TEMP MACRO focus_decimal(sent) AS
-    CASE WHEN focus_decimal_text(sent) AND focus_decimal_places(sent) <= 18
-         THEN TRY_CAST(sent AS DECIMAL(38, 18)) END;
-CREATE OR REPLACE TEMP MACRO focus_decimal_problem(sent) AS
-    CASE WHEN NOT focus_decimal_text(sent) THEN 'is not a decimal number: ' || sent
-         WHEN focus_decimal_places(sent) > 18 THEN 'has more than 18 decimal places: ' || sent
-         ELSE 'is out of range (|value| >= 1e20): ' || sent END;
-"""
 
-TYPE_ROWS = r"""
-CREATE OR REPLACE TEMP TABLE invoice_typed AS
-WITH cleaned AS (
-    SELECT source, row_number, problem AS staged_problem, raw_payload,
-        nullif(trim("InvoiceId"), '')          AS invoice_id,
-        nullif(trim("BillingPeriodStart"), '') AS bps,
-        nullif(trim("BillingPeriodEnd"), '')   AS bpe,
-        nullif(trim("ChargePeriodStart"), '')  AS cps,
-        nullif(trim("ChargePeriodEnd"), '')    AS cpe,
-        nullif(trim("ChargeCategory"), '')     AS category,
-        nullif(trim("ResourceId"), '')         AS resource_id,
-        nullif(trim("SkuId"), '')              AS sku_id,
-        nullif(trim("BilledCost"), '')         AS billed,
-        nullif(trim("EffectiveCost"), '')      AS effective,
-        nullif(trim("ListCost"), '')           AS list_text,
-        nullif(trim("BillingCurrency"), '')    AS currency,
-        nullif(trim("PricingQuantity"), '')    AS quantity,
-        nullif(trim("PricingUnit"), '')        AS pricing_unit
-    FROM invoice_staged
-),
-typed AS (
-    SELECT *,
-        focus_instant(bps) AS billing_period_start,
-        focus_instant(bpe) AS billing_period_end,
-        focus_instant(cps) AS charge_period_start,
-        focus_instant(cpe) AS charge_period_end,
-        list_filter($categories, lambda c: lower(c) = lower(category))[1] AS charge_category,
-        focus_decimal(billed)    AS billed_cost,
-        focus_decimal(effective) AS effective_cost,
-        focus_decimal(list_text) AS list_cost,
-        focus_decimal(quantity)  AS pricing_quantity,
-        upper(currency)          AS billing_currency,
-        strftime(focus_instant(bps), '%Y-%m') AS billing_period
-    FROM cleaned
-)
-SELECT *,
-    CASE
-        WHEN staged_problem IS NOT NULL THEN {'field': 'row', 'reason': staged_problem}
-        WHEN bps IS NULL THEN {'field': 'BillingPeriodStart', 'reason': 'is missing'}
-        WHEN billing_period_start IS NULL THEN {'field': 'BillingPeriodStart', 'reason': 'is not a timestamp: ' || bps}
-        WHEN bpe IS NULL THEN {'field': 'BillingPeriodEnd', 'reason': 'is missing'}
-        WHEN billing_period_end IS NULL THEN {'field': 'BillingPeriodEnd', 'reason': 'is not a timestamp: ' || bpe}
-        WHEN billing_period_end <= billing_period_start
-            THEN {'field': 'BillingPeriodEnd', 'reason': 'is not after BillingPeriodStart'}
-        WHEN cps IS NULL THEN {'field': 'ChargePeriodStart', 'reason': 'is missing'}
-        WHEN charge_period_start IS NULL THEN {'field': 'ChargePeriodStart', 'reason': 'is not a timestamp: ' || cps}
-        WHEN cpe IS NULL THEN {'field': 'ChargePeriodEnd', 'reason': 'is missing'}
-        WHEN charge_period_end IS NULL THEN {'field': 'ChargePeriodEnd', 'reason': 'is not a timestamp: ' || cpe}
-        WHEN charge_period_end < charge_period_start
-            THEN {'field': 'ChargePeriodEnd', 'reason': 'is before ChargePeriodStart'}
-        WHEN category IS NULL THEN {'field': 'ChargeCategory', 'reason': 'is missing'}
-        WHEN charge_category IS NULL THEN {'field': 'ChargeCategory',
-            'reason': 'is not one of ' || array_to_string($categories, ', ') || ': ' || category}
-        WHEN billed IS NULL THEN {'field': 'BilledCost', 'reason': 'is missing'}
-        WHEN billed_cost IS NULL THEN {'field': 'BilledCost', 'reason': focus_decimal_problem(billed)}
-        WHEN effective IS NOT NULL AND effective_cost IS NULL
-            THEN {'field': 'EffectiveCost', 'reason': focus_decimal_problem(effective)}
-        WHEN list_text IS NOT NULL AND list_cost IS NULL
-            THEN {'field': 'ListCost', 'reason': focus_decimal_problem(list_text)}
-        WHEN currency IS NULL THEN {'field': 'BillingCurrency', 'reason': 'is missing'}
-        WHEN NOT regexp_full_match(billing_currency, '[A-Z]{3}')
-            THEN {'field': 'BillingCurrency', 'reason': 'is not an ISO 4217 code: ' || currency}
-        WHEN billing_currency <> coalesce(CAST($expected_currency AS VARCHAR), billing_currency)
-            THEN {'field': 'BillingCurrency', 'reason': 'is ' || billing_currency || ', expected ' || $expected_currency}
-        WHEN quantity IS NOT NULL AND pricing_quantity IS NULL
-            THEN {'field': 'PricingQuantity', 'reason': focus_decimal_problem(quantity)}
-        WHEN source = $api AND billing_period <> coalesce(CAST($requested_period AS VARCHAR), billing_period)
-            THEN {'field': 'BillingPeriodStart',
-                  'reason': 'is in ' || billing_period || ', not the requested billing period ' || $requested_period}
-    END AS problem
-FROM typed
-"""
+
+
 
 
 def type_staged_rows(
@@ -149,16 +63,13 @@ def type_staged_rows(
 ) -> None:
     """`invoice_staged` -> `invoice_typed` (needs the session TimeZone to be UTC)."""
     con.execute("SET TimeZone = 'UTC'")
-    con.execute(MACROS)
-    con.execute(
-        TYPE_ROWS,
-        {
-            "categories": list(CHARGE_CATEGORIES),
-            "expected_currency": expected_currency,
-            "requested_period": requested_period,
-            "api": API_SOURCE,
-        },
-    )
+    run_sql_file(con, "invoices/focus_parse_macros.sql")
+    run_sql_file(con, "invoices/type_invoice_rows.sql", {
+        "categories": list(CHARGE_CATEGORIES),
+        "expected_currency": expected_currency,
+        "requested_period": requested_period,
+        "api": API_SOURCE,
+    })
 
 
 # -- staging -------------------------------------------------------------------------------------
