@@ -1,7 +1,7 @@
 """Turn the raw layer into the marts for a range of UTC days (DESIGN.md "Accounting rules").
 
-Every rule lives in one SQL file under `sql/`; this module only runs them in order, in
-one transaction, so a failed run leaves the marts as they were.
+Every rule lives in one SQL file under `sql/`; this module only runs them, each after the models
+it reads (pipelines/sql_models.py), in one transaction, so a failed run leaves the marts as they were.
 """
 
 from __future__ import annotations
@@ -14,35 +14,10 @@ import duckdb
 
 from pipelines.settings import AccountingSettings
 from pipelines.sql_files import run_sql_file
+from pipelines.sql_models import ordered
 
-INTERMEDIATE_MODELS = (
-    "intermediate/int_samples_in_scope.sql",
-    "intermediate/int_resources.sql",
-    "intermediate/int_spend_intervals.sql",
-    "intermediate/int_interval_hours.sql",
-    "intermediate/int_wakes.sql",
-    "intermediate/int_routed_requests.sql",
-    "intermediate/int_busy_islands.sql",
-    "intermediate/int_timeline_segments.sql",
-    "intermediate/int_piece_states.sql",
-    "intermediate/int_request_seconds.sql",
-    "intermediate/int_piece_state_spend.sql",
-    "intermediate/int_dark_stretches.sql",
-    "intermediate/int_request_tokens.sql",
-)
-DAILY_MARTS = (
-    "marts/resource_hourly.sql",
-    "marts/cost_per_mtok_daily.sql",
-    "marts/observability_gaps.sql",
-    "marts/billing_resets.sql",
-    "marts/token_crosscheck.sql",
-)
-WHOLE_MARTS = (
-    "marts/cost_by_idle_fraction.sql",
-    "marts/band_check.sql",
-    "marts/crossover.sql",
-    "marts/demand_profile.sql",
-)
+# The invoice marts are built by the monthly job (pipelines/invoices.py), not by a day's build.
+INVOICE_MARTS = ("invoice_reconciliation.sql", "cost_per_mtok_monthly.sql")
 
 
 class CurrencyMixError(ValueError):
@@ -123,10 +98,10 @@ def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: Accoun
     params = {"range_start": days.start_at, "range_end": days.end_at, **settings.sql_params()}
     con.execute("BEGIN TRANSACTION")
     try:
-        for model in INTERMEDIATE_MODELS:
+        for model in ordered("intermediate"):  # each after the models it reads (pipelines/sql_models.py)
             run_sql_file(con, model, params)
         check_single_currency(con, days, settings.currency)
-        for model in DAILY_MARTS + WHOLE_MARTS:
+        for model in ordered("marts", exclude=INVOICE_MARTS):
             run_sql_file(con, model, params)
         con.execute("COMMIT")
     except BaseException:
