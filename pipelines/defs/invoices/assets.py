@@ -17,7 +17,7 @@ import dagster as dg
 
 from pipelines import warehouse as files
 from pipelines.defs.metadata import table_metadata
-from pipelines.defs.jobs import WAREHOUSE_RUN_TAG
+from pipelines.defs.jobs import WAREHOUSE_RUN_TAG, run_executor
 from pipelines.defs.partitions import monthly, single_run
 from pipelines.adapters.contract_api import ContractApi
 from pipelines.defs.resources import FleetSources, Warehouse
@@ -205,7 +205,7 @@ invoice_job = dg.define_asset_job(
     description="Import the month's invoice (billing API and FOCUS files), reconcile it with snapshot spend, "
     "publish invoice-true $/Mtok per tier, refresh the published DuckDB file.",
     tags=WAREHOUSE_RUN_TAG,
-    executor_def=dg.in_process_executor,  # see pipelines/defs/jobs.py
+    executor_def=run_executor(),  # see pipelines/defs/jobs.py
 )
 
 # 06:00 UTC on the 5th, for the month before: the provider's invoice is due by then. On by default.
