@@ -32,9 +32,12 @@ GiB = 1 << 30
 
 
 class Server:
-    def __init__(self, scale: int, days: int, seed: int, start: date, limit: int) -> None:
+    def __init__(self, scale: int, days: int, seed: int, start: date, limit: int,
+                 serve_from: date | None = None, serve_days: int | None = None) -> None:
         cmd = [sys.executable, "-m", "bench.serve", "--seed", str(seed), "--start", start.isoformat(),
                "--days", str(days), "--requests-per-day", str(scale), "--token", TOKEN, "--limit", str(limit)]
+        if serve_from is not None:
+            cmd += ["--serve-from", serve_from.isoformat(), "--serve-days", str(serve_days or 1)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE.parent)
         line = self.proc.stdout.readline()
         if not line:

@@ -38,17 +38,26 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--requests-per-day", type=int, required=True)
     ap.add_argument("--token", default="bench-token")
     ap.add_argument("--limit", type=int, action="append", help="page size(s) to pre-render")
+    ap.add_argument("--serve-from", type=date.fromisoformat, help="serve only days from this one (a long history "
+                    "is held a few days at a time: the day before and after are loaded for the margins)")
+    ap.add_argument("--serve-days", type=int, help="how many days from --serve-from")
     args = ap.parse_args(argv)
 
+    first = args.serve_from or args.start
+    count = args.serve_days or args.days
+    between = None
+    if args.serve_from or args.serve_days:
+        low = datetime.combine(first, datetime.min.time(), timezone.utc) - timedelta(days=1)
+        between = (low, low + timedelta(days=count + 2))
     t0 = time.perf_counter()
-    fleet = load_fleet(args.seed, args.start, args.days, args.requests_per_day)
+    fleet = load_fleet(args.seed, args.start, args.days, args.requests_per_day, between=between)
     loaded_s = time.perf_counter() - t0
     server = FixtureServer(fleet, args.token, page_cache_bytes=1 << 20)
     pages: dict[str, int] = {}
     rows: dict[str, int] = {}
     t0 = time.perf_counter()
-    for i in range(args.days):
-        start, end = day_window(args.start + timedelta(days=i))
+    for i in range(count):
+        start, end = day_window(first + timedelta(days=i))
         for source, name in SOURCES.items():
             for limit in args.limit or [100_000]:
                 pages[f"{source}/{limit}"] = pages.get(f"{source}/{limit}", 0) + server.warm(name, start, end, limit=limit)

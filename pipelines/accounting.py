@@ -74,6 +74,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
             return
     except duckdb.CatalogException:
         pass
+    drop_intermediate(con)
+    con.execute("DROP SCHEMA IF EXISTS intermediate CASCADE")  # where older versions kept the scratch models
     for relative in SCHEMA_FILES:
         run_sql_file(con, relative)
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
@@ -93,14 +95,20 @@ def schema_fingerprint() -> str:
 
 
 def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: AccountingSettings) -> None:
-    """Rebuild every mart row of `days` from the raw layer, atomically."""
+    """Rebuild every mart row of `days` from the raw layer; the marts change in one transaction.
+
+    The intermediate models are scratch: they live in an in-memory database attached as
+    `intermediate` (spilling to DuckDB's temp folder past the memory limit), so they never take
+    blocks of the working file, which would keep them after a DROP (DuckDB files do not shrink)."""
     ensure_schema(con)
     params = {"range_start": days.start_at, "range_end": days.end_at, **settings.sql_params()}
+    drop_intermediate(con)
+    con.execute("ATTACH ':memory:' AS intermediate")
+    for model in ordered("intermediate"):  # each after the models it reads (pipelines/sql_models.py)
+        run_sql_file(con, model, params)
+    check_single_currency(con, days, settings.currency)
     con.execute("BEGIN TRANSACTION")
     try:
-        for model in ordered("intermediate"):  # each after the models it reads (pipelines/sql_models.py)
-            run_sql_file(con, model, params)
-        check_single_currency(con, days, settings.currency)
         for model in ordered("marts", exclude=INVOICE_MARTS):
             run_sql_file(con, model, params)
         con.execute("COMMIT")
@@ -110,12 +118,10 @@ def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: Accoun
 
 
 def drop_intermediate(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the intermediate models once the marts and their checks are built from them."""
-    tables = con.execute(
-        "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'intermediate' AND database_name = current_database()"
-    ).fetchall()
-    for (table,) in tables:
-        con.execute(f'DROP TABLE intermediate."{table}"')
+    """Free the intermediate models once the marts and their checks are built from them."""
+    attached = con.execute("SELECT count(*) FROM duckdb_databases() WHERE database_name = 'intermediate'").fetchall()
+    if attached[0][0]:
+        con.execute("DETACH intermediate")
 
 
 def widen_to_unfinished_day_before(con: duckdb.DuckDBPyConnection, days: DayRange) -> DayRange:

@@ -1,6 +1,5 @@
 -- The published tables (DESIGN.md "What it publishes"). Every table and column carries
 -- a COMMENT so SQL tools show what it holds. Money is DECIMAL(38,9), seconds DECIMAL(38,6).
-CREATE SCHEMA IF NOT EXISTS intermediate;
 CREATE SCHEMA IF NOT EXISTS marts;
 
 CREATE TABLE IF NOT EXISTS marts.resource_hourly (
