@@ -2,13 +2,16 @@
 never makes a run fail and never sees a half-written state; two runs at once are serialised."""
 
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
 import time
 from datetime import date
+from pathlib import Path
 
 import duckdb
+import pytest
 
 from fixtures.server import FixtureServer
 from tests.conftest import TOKEN
@@ -40,12 +43,51 @@ READER = textwrap.dedent(
 )
 
 
-def test_published_file_is_readable_by_duckdb_1_x(pipeline, tiny_fleet):
+OLD_CLIENT = "1.1.3"  # the oldest DuckDB the published file is for (SQL tools bundle old builds)
+OLD_READ = textwrap.dedent(
+    """
+    import sys, duckdb
+    con = duckdb.connect(sys.argv[1], read_only=True)
+    print(duckdb.__version__)
+    print(con.execute("SELECT count(*) FROM marts.resource_hourly").fetchall()[0][0])
+    print(con.execute("SELECT count(*) FROM raw.requests").fetchall()[0][0])
+    print(con.execute("SELECT count(*) FROM quarantine.requests").fetchall()[0][0])
+    print(con.execute("SELECT comment FROM duckdb_columns() WHERE table_name = 'requests' AND schema_name = 'raw' "
+                      "AND column_name = 'finished_at'").fetchall()[0][0])
+    """
+)
+
+
+def old_duckdb() -> str:
+    """A Python with DuckDB 1.1 (a venv cached under .cache/, made with pip on first use)."""
+    folder = Path(__file__).resolve().parent.parent / ".cache" / f"duckdb-{OLD_CLIENT}"
+    python = folder / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(folder)], check=True)
+        installed = subprocess.run([str(python), "-m", "pip", "install", "-q", f"duckdb=={OLD_CLIENT}", "pytz"],
+                                   capture_output=True, text=True)
+        if installed.returncode:
+            shutil.rmtree(folder, ignore_errors=True)
+            pytest.skip(f"cannot install duckdb {OLD_CLIENT} here: {installed.stderr.strip()[-200:]}")
+    return str(python)
+
+
+def test_published_file_is_readable_by_duckdb_1_1(pipeline, tiny_fleet):
     pipeline.run(tiny_fleet, DAY, NEXT)
     with duckdb.connect() as con:
         con.execute(f"ATTACH '{pipeline.published}' AS published (READ_ONLY)")
         (tags,) = con.sql("SELECT tags FROM duckdb_databases() WHERE database_name = 'published'").fetchall()[0]
+        expected = con.execute(
+            "SELECT (SELECT count(*) FROM published.marts.resource_hourly), (SELECT count(*) FROM published.raw.requests), "
+            "(SELECT count(*) FROM published.quarantine.requests)").fetchall()[0]
     assert tags["storage_version"].startswith("v1.")
+    # A real DuckDB 1.1 client opens it: marts, the raw history (views over the lake's Parquet) and COMMENTs.
+    read = subprocess.run([old_duckdb(), "-c", OLD_READ, str(pipeline.published)], capture_output=True, text=True)
+    assert read.returncode == 0, read.stderr[-2000:]
+    version, hourly, requests, quarantined, comment = read.stdout.strip().splitlines()
+    assert version == OLD_CLIENT
+    assert (int(hourly), int(requests), int(quarantined)) == expected and int(requests) == 5
+    assert comment == "When the response ended; never before `received_at`."
 
 
 def test_a_reader_holding_the_file_open_never_blocks_a_run_nor_sees_a_torn_state(pipeline, tiny_fleet, tmp_path):
