@@ -104,12 +104,13 @@ def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: Accoun
     params = {"range_start": days.start_at, "range_end": days.end_at, **settings.sql_params()}
     drop_intermediate(con)
     con.execute("ATTACH ':memory:' AS intermediate")
-    for model in ordered("intermediate"):  # each after the models it reads (pipelines/sql_models.py)
+    intermediate, marts = ordered("intermediate", con=con), ordered("marts", INVOICE_MARTS, con=con)
+    for model in intermediate:  # each after the models it reads (pipelines/sql_models.py)
         run_sql_file(con, model, params)
     check_single_currency(con, days, settings.currency)
     con.execute("BEGIN TRANSACTION")
     try:
-        for model in ordered("marts", exclude=INVOICE_MARTS):
+        for model in marts:
             run_sql_file(con, model, params)
         con.execute("COMMIT")
     except BaseException:
