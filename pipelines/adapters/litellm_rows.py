@@ -80,9 +80,9 @@ def to_requests(wire: pl.DataFrame, mapping: SpendLogMapping, *, window: Window,
     model = pl.coalesce(_text(primary), _text(fallback))
     ok = pl.col("status").is_null() | (pl.col("status") == "success")
     code = pl.col("error_code").cast(pl.String).str.strip_chars().cast(pl.Int64, strict=False)
-    received, bad_received = _instant("startTime", schema["startTime"])
-    finished, bad_finished = _instant("endTime", schema["endTime"])
-    first, bad_first = _instant("completionStartTime", schema["completionStartTime"])
+    received, bad_received = instant("startTime", schema["startTime"])
+    finished, bad_finished = instant("endTime", schema["endTime"])
+    first, bad_first = instant("completionStartTime", schema["completionStartTime"])
     prompt, bad_prompt = _count("prompt_tokens", schema["prompt_tokens"])
     completion, bad_completion = _count("completion_tokens", schema["completion_tokens"])
     cached, bad_cached = _count("cached_tokens", schema["cached_tokens"])
@@ -130,7 +130,7 @@ def _lookup(key: pl.Expr, table: Mapping[str, str]) -> pl.Expr:
     return key.replace_strict(dict(table), default=None, return_dtype=pl.String)
 
 
-def _instant(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
+def instant(name: str, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr]:
     """(the UTC instant, the reason it did not parse) of a timestamp column of either wire.
 
     A naive value is UTC wall clock (LiteLLM's columns are `timestamp without time zone` holding
