@@ -68,7 +68,7 @@ def demo(postgres):
     """The bundled demo week as LiteLLM would have logged it, in `public`."""
     fleet = default_week()
     with postgres.connect() as con:
-        wire.load_spend_logs(con, fleet)
+        assert wire.load_spend_logs(con, fleet) == wire.fleet_requests(fleet).height == 1_373_020  # one per id
     postgres.grant_reader()
     mapping = SpendLogMapping(ResourceMap(wire.resource_map(fleet)), wire.models_map(fleet))
     return fleet, mapping
