@@ -162,7 +162,7 @@ class LiteLLMApi:
                  "page_size": "1", "page": "1"}
         wire, total = self._page(query, "probe")
         count = f"{total:,}" + ("+" if total >= COUNT_CAP else "")
-        newest = f"; newest startTime {wire['startTime'][0]}" if wire.height else ""
+        newest = f"; newest endTime {wire['endTime'][0]}" if wire.height else ""  # of the latest-started row
         return f"{self.describe()}: {count} requests started in the last hour{newest}"
 
     # -- HTTP --------------------------------------------------------------------------------
