@@ -212,3 +212,13 @@ def test_probe_and_describe_never_show_the_key(busy_day):
     assert source.describe() == f"GET {busy_day.url}/spend/logs/v2 (LiteLLM proxy)"
     assert source.probe() == f"GET {busy_day.url}/spend/logs/v2 (LiteLLM proxy): 0 requests started in the last hour"
     assert KEY not in source.probe() + source.describe() + repr(source)
+
+
+def test_probe_counts_requests_started_in_the_last_hour():
+    now = datetime.now(UTC).replace(microsecond=0)
+    started = [now - timedelta(minutes=10), now - timedelta(minutes=30), now - timedelta(hours=2)]
+    frame = requests_frame(started, [t + timedelta(seconds=2) for t in started])
+    with LiteLLMApiServer(spend_logs(frame), KEY) as server:
+        line = api(server).probe()
+    newest = (now - timedelta(minutes=10) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
+    assert line == f"GET {server.url}/spend/logs/v2 (LiteLLM proxy): 2 requests started in the last hour; newest endTime {newest}"
