@@ -215,3 +215,20 @@ def test_probe_counts_the_last_hour_and_never_shows_a_secret(postgres):
     assert line == (f"LiteLLM_SpendLogs at 127.0.0.1:{postgres.port}/litellm (PostgreSQL): 1 requests started in "
                     f"the last hour; newest endTime {now - timedelta(minutes=9):%Y-%m-%dT%H:%M:%S}.000Z")
     assert postgres.reader.password not in line and "invoice_true_reader" not in line
+
+
+def test_postgres_and_the_api_read_a_fleet_into_the_same_frames(postgres):
+    from fixtures.fleet import simulate_fleet
+    from tests.litellm_fleet import litellm_api_fleet
+
+    fleet = simulate_fleet(start=date(2026, 10, 27), days=2, requests_per_day=3_000)
+    with postgres.connect() as con:
+        wire.load_spend_logs(con, fleet, schema="small")
+    postgres.grant_reader(schema="small")
+    window = Window.for_day(date(2026, 10, 27), timedelta(minutes=15))
+    mapping = SpendLogMapping(ResourceMap(wire.resource_map(fleet)), wire.models_map(fleet))
+    from_db = read_all(adapter(postgres, "small", mapping=mapping), window)
+    with litellm_api_fleet(fleet) as (_, api):
+        from_api = pl.concat(list(api.read(window)))
+    assert from_db.height == from_api.height > 2_500
+    assert from_db.drop("_origin", "_row").sort("request_id").equals(from_api.drop("_origin", "_row").sort("request_id"))
