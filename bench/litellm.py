@@ -23,7 +23,7 @@ import json
 import os
 import tempfile
 import time
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 from bench.pipeline import RssSampler
