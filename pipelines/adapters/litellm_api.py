@@ -115,6 +115,7 @@ class LiteLLMApi:
         label = f"endTime in [{window.start:%Y-%m-%dT%H:%M:%SZ}, {window.end:%Y-%m-%dT%H:%M:%SZ})"
         query = {"start_date": _floor_s(started_from).strftime(DATE), "end_date": _ceil_s(window.end).strftime(DATE),
                  "page_size": str(self.config.page_size)}
+        self._rejected = {}
         rows, gathered, first_total, ids, previous = 0, [], None, [], None
         for page in range(1, 1 << 31):
             wire, total = self._page({**query, "page": str(page)}, label)

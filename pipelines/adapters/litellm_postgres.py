@@ -105,6 +105,7 @@ class LiteLLMPostgres:
     # -- reading ---------------------------------------------------------------------------
     def read(self, window: Window) -> Iterator[pl.DataFrame]:
         label = f"endTime in [{window.start:%Y-%m-%dT%H:%M:%SZ}, {window.end:%Y-%m-%dT%H:%M:%SZ})"
+        self._rejected = {}
         rows = 0
         with self._session(label) as con:
             table = self._check_columns(con, label)
