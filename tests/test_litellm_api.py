@@ -222,3 +222,15 @@ def test_probe_counts_requests_started_in_the_last_hour():
         line = api(server).probe()
     newest = (now - timedelta(minutes=10) + timedelta(seconds=2)).strftime("%Y-%m-%dT%H:%M:%S+00:00")
     assert line == f"GET {server.url}/spend/logs/v2 (LiteLLM proxy): 2 requests started in the last hour; newest endTime {newest}"
+
+
+def test_the_contract_reference_fleet_is_the_same_fleet_truncated_to_milliseconds():
+    fleet = simulate_fleet(start=date(2026, 10, 27), days=1, requests_per_day=2_000)
+    truncated = wire.truncated_to_ms(fleet)
+    instants = ("received_at", "first_token_at", "finished_at")
+    expected = wire.fleet_requests(fleet, keep="all").with_columns(pl.col(c).dt.truncate("1ms") for c in instants)
+    got = wire.fleet_requests(truncated, keep="all")
+    assert got.height == len(fleet.requests) > 1_900  # re-delivered copies kept, as the contract API serves them
+    assert got.sort("request_id", "finished_at").equals(expected.sort("request_id", "finished_at"))
+    assert got.select((pl.col(c).dt.microsecond() % 1000 == 0).all() for c in instants).row(0) == (True, True, True)
+    assert truncated.snapshots is fleet.snapshots and truncated.events is fleet.events and truncated.days == fleet.days
