@@ -5,7 +5,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test dev bench clean
+.PHONY: demo test dev bench bench-litellm clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,12 @@ dev: $(VENV)/.installed
 # Not part of `make test`: generates (and caches) up to a 10 M-request day; about 7 minutes.
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run --requests-per-day $(or $(SCALES),1000000 3000000 10000000)
+	$(MAKE) bench-litellm
+
+# A 10 M-request day read from LiteLLM's PostgreSQL beside the contract-API ingest of the same day
+# (target: at most 1.5x); needs Debian's postgresql. Results in bench/litellm_results.json.
+bench-litellm: $(VENV)/.installed
+	$(BIN)/python -m bench.litellm --requests-per-day $(or $(LITELLM_SCALE),10000000) --contract
 
 clean:
 	rm -rf $(VENV) var .cache

@@ -57,13 +57,16 @@ class LiteLLMPostgresConfig(AdapterConfig):
     """LiteLLM proxy's `LiteLLM_SpendLogs` table, read-only from its PostgreSQL."""
 
     adapter: Literal["litellm_postgres"] = "litellm_postgres"
-    dsn_env: str = Field(description="Variable holding the DSN, postgresql://user:pass@host:5432/litellm.")
+    dsn_env: str = Field("LITELLM_DATABASE_URL",
+                         description="Variable holding the DSN, postgresql://user:pass@host:5432/litellm.")
     model_field: Literal["model_group", "model"] = Field(
         "model_group", description="The column naming the public model (model_group, else the deployment's model)."
     )
     max_request_s: int = Field(
         3600, gt=0, description="Longest request expected: rows are selected on startTime this far before the window."
     )
+    batch_rows: int = Field(500_000, gt=0, description="Rows per frame read (bounds memory).")
+    connect_timeout_s: int = Field(10, gt=0, description="Seconds to wait for the server before failing.")
 
 
 class LiteLLMApiConfig(AdapterConfig):
@@ -71,10 +74,17 @@ class LiteLLMApiConfig(AdapterConfig):
 
     adapter: Literal["litellm_api"] = "litellm_api"
     url: str = Field(description="The proxy's base URL, e.g. http://litellm:4000.")
-    token_env: str = Field(description="Variable holding a master or proxy-admin key (others see a subset).")
-    # LiteLLM ≥ 1.95 accepts 1000; 1.81–1.94 answer 422 above 100 (notes/litellm.md §3.1).
-    page_size: int = Field(100, ge=1, le=1000, description="Rows per page.")
+    token_env: str = Field("LITELLM_API_KEY",
+                           description="Variable holding a master or proxy-admin key (others see a subset).")
+    model_field: Literal["model_group", "model"] = Field("model_group", description="As for litellm_postgres.")
+    # LiteLLM >= 1.95 accepts 1000; 1.81-1.94 answer 422 above 100 (notes/litellm.md 3.1).
+    page_size: int = Field(1000, ge=1, le=1000, description="Rows per page (at most 100 before LiteLLM 1.95).")
     max_request_s: int = Field(3600, gt=0, description="Longest request expected (the filter is on startTime).")
+    batch_rows: int = Field(100_000, gt=0, description="Rows per frame (pages are gathered).")
+    timeout_s: float = Field(60.0, gt=0, description="Per page; LiteLLM itself gives up a read after 30 s (503).")
+    max_attempts: int = Field(6, ge=1, description="Attempts per page before the source is called unavailable.")
+    backoff_base_s: float = Field(0.5, gt=0, description="First backoff, doubled per attempt, with full jitter.")
+    backoff_max_s: float = Field(30.0, gt=0, description="Longest backoff.")
 
     @field_validator("url")
     @classmethod

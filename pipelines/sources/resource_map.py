@@ -30,7 +30,7 @@ quiet-machine figure yet.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
 
 import polars as pl
@@ -44,8 +44,10 @@ _EARLIEST = datetime(1, 1, 1, tzinfo=timezone.utc)  # an entry without valid_fro
 
 
 class ResourceMap:
-    def __init__(self, entries: Sequence[ResourceMapEntry]) -> None:
-        self.entries = tuple(entries)
+    def __init__(self, entries: Iterable[ResourceMapEntry | Mapping]) -> None:
+        """`[[resource_map]]` entries, as the configuration parsed them (or plain mappings of the
+        same keys, validated here)."""
+        self.entries = tuple(e if isinstance(e, ResourceMapEntry) else ResourceMapEntry(**e) for e in entries)
 
     def table(self, source: str) -> pl.DataFrame:
         """The entries of one source, one row each in order (`_map_entry` is the position), with the
