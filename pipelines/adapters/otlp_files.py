@@ -25,6 +25,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
+import duckdb
 import polars as pl
 from pydantic import Field
 
@@ -97,7 +98,14 @@ class OtlpFilesAdapter:
             modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
             if slack is not None and modified < window.start - timedelta(minutes=slack):
                 continue  # every span in it ended before the window (see mtime_slack_minutes)
-            frame, index = self._read_file(path, modified, window, first_row=rows_so_far + 1)
+            try:
+                frame, index = self._read_file(path, modified, window, first_row=rows_so_far + 1)
+            except FileNotFoundError:
+                raise SourceError("otlp_files", "lost a span file while reading it", str(path),
+                                  hint="the collector rotated it meanwhile; run again") from None
+            except duckdb.Error as exc:
+                raise SourceError("otlp_files", "could not decode span file", str(path),
+                                  hint=str(exc).splitlines()[0]) from None
             self._index.append((path, index))
             rows_so_far += frame.height
             if frame.height:
