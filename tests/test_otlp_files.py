@@ -318,3 +318,52 @@ def test_a_value_that_does_not_parse_names_its_attribute(tmp_path):
     frame = read(write(tmp_path / "traces.json", line(bad)))
     assert rows(frame, "_problem_field", "_problem_reason") == [
         {"_problem_field": "completion_tokens", "_problem_reason": "gen_ai.usage.completion_tokens 1.5 is not an integer"}]
+
+
+# -- the bundled fleet, written by fixtures/wires/otlp.py and read back ------------------------
+@pytest.mark.slow
+def test_the_fleet_s_spans_read_back_as_its_routed_requests_for_one_day(tmp_path):
+    """Frame-level equivalence on 2026-10-28 (a spot interruption: requests cut off with 500s):
+    every column the marts use equals the fleet's own routed requests, request_id aside."""
+    import io
+
+    from fixtures.fleet import default_week
+    from fixtures.wires.otlp import MODEL_ATTRIBUTE, RESOURCE_ATTRIBUTE, resource_map_entries, write_otlp_files
+    from pipelines.sources.registry import REQUESTS
+
+    fleet = default_week()
+    window = Window.for_day(date(2026, 10, 28), timedelta(minutes=15))
+    wide = (window.start - timedelta(hours=1), window.end + timedelta(hours=1))  # files hold more than the window
+    written = write_otlp_files(fleet, tmp_path / "otel", start=wide[0], end=wide[1], max_megabytes=40)
+    text = [p.read_text() for p in written.files]
+    assert len(written.files) >= 3 and written.files[-1].name == "traces.json"
+    assert any('"intValue":"' in t for t in text) and any('"intValue":1' in t for t in text)  # both int64 forms
+    assert any("gen_ai.usage.output_tokens" in t for t in text) and any("gen_ai.usage.completion_tokens" in t
+                                                                        for t in text)
+    del text
+
+    schema = {**REQUESTS.polars_schema(), **dict.fromkeys(("received_at", "first_token_at", "finished_at"), pl.String)}
+    rows_json = fleet.requests.frame().filter((pl.col("at") >= wide[0]) & (pl.col("at") < wide[1]))["json"]
+    every = pl.read_ndjson(io.BytesIO(rows_json.str.join("\n").cast(pl.Binary)[0]), schema=schema).with_columns(
+        pl.col(c).str.to_datetime(time_unit="us", time_zone="UTC") for c in ("received_at", "first_token_at",
+                                                                                 "finished_at"))
+    assert written.unrouted_skipped == every.filter(pl.col("resource_id").is_null()).height > 0
+    expected = every.filter(pl.col("resource_id").is_not_null() & (pl.col("finished_at") >= window.start)
+                            & (pl.col("finished_at") < window.end)).unique("request_id")
+
+    got = pl.concat(list(adapter(tmp_path / "otel" / "traces*.json", resource_map=resource_map_entries(fleet))
+                         .read(window)))
+    assert got["_problem_reason"].null_count() == got.height
+    assert got.select(CANONICAL).unique().height == expected.height  # re-exported spans collapse on landing
+    assert got.select(pl.col("cached_tokens").max(), pl.col("api_key_id").null_count()).row(0) == (0, got.height)
+
+    marts_use = ["received_at", "first_token_at", "finished_at", "model", "tier", "resource_id", "status", "error",
+                 "prompt_tokens", "completion_tokens"]
+    got = got.with_columns(pl.col("request_id").str.split("/").list.first()).unique("request_id")
+    pairs = expected.select("request_id", *marts_use).join(got.select("request_id", *marts_use), on="request_id",
+                                                           how="full", suffix="_otlp", coalesce=True)
+    assert pairs.height == expected.height == got.height
+    for column in marts_use:
+        differ = pairs.filter(~pl.col(column).eq_missing(pl.col(f"{column}_otlp")))
+        assert differ.is_empty(), f"{column}: {differ.head(3).to_dicts()}"
+    assert set(expected["status"].unique()) == {200, 500}  # errored spans round-trip too
