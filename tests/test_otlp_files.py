@@ -277,11 +277,12 @@ def test_a_malformed_line_is_read_only_by_the_day_of_the_spans_beside_it(tmp_pat
     assert rows(tomorrow, "_origin") == [{"_origin": f"{f} line 1"}, {"_origin": f"{f} line 3"}]
 
 
-def test_a_file_last_written_before_the_window_is_skipped_unless_slack_is_off(tmp_path):
+def test_a_file_last_written_before_the_window_is_skipped_unless_told_not_to(tmp_path):
     f = write(tmp_path / "traces.json", line(span("0000000000000061", "r-1", 0, 1, **vllm())),
               modified=WINDOW.start - timedelta(minutes=61))
     assert read(f).height == 0
-    assert read(f, mtime_slack_minutes=None).height == 1
+    assert read(f, skip_stale_files=False).height == 1
+    assert read(f, mtime_slack_minutes=62).height == 1
     os.utime(f, ((WINDOW.start - timedelta(minutes=59)).timestamp(),) * 2)
     assert read(f).height == 1
 
@@ -367,3 +368,13 @@ def test_the_fleet_s_spans_read_back_as_its_routed_requests_for_one_day(tmp_path
         differ = pairs.filter(~pl.col(column).eq_missing(pl.col(f"{column}_otlp")))
         assert differ.is_empty(), f"{column}: {differ.head(3).to_dicts()}"
     assert set(expected["status"].unique()) == {200, 500}  # errored spans round-trip too
+
+
+def test_the_config_section_requires_both_attributes_and_refuses_unknown_keys():
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="model_attribute"):
+        OtlpFilesConfig.model_validate({"adapter": "otlp_files", "path": "/x", "resource_attribute": "host.name"})
+    with pytest.raises(ValidationError, match="model_field"):
+        OtlpFilesConfig.model_validate({"adapter": "otlp_files", "path": "/x", "resource_attribute": "a",
+                                        "model_attribute": "b", "model_field": "model"})

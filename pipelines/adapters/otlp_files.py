@@ -53,11 +53,12 @@ class OtlpFilesConfig(AdapterConfig):
     resource_attribute: str = Field(min_length=1, description="The resource attribute naming the replica, "
                                     "mapped by the `otel` entries of the resource map.")
     model_attribute: str = Field(min_length=1, description="The resource attribute naming the served model.")
-    mtime_slack_minutes: int | None = Field(
-        default=60, ge=0,
-        description="A file last written more than this many minutes before a read's window starts is "
-        "skipped (its spans all ended before it was last written, give or take clock skew between the vLLM "
-        "hosts and the collector). Null reads every file every time.")
+    skip_stale_files: bool = Field(
+        default=True, description="Skip a file last written more than `mtime_slack_minutes` before a read's "
+        "window starts: each line is written after its spans ended, so such a file holds no span of the window. "
+        "Turn off where modification times do not follow the content (files restored with older times).")
+    mtime_slack_minutes: int = Field(
+        default=60, ge=0, description="Clock skew allowed between the vLLM hosts and the collector's host.")
 
 
 class OtlpFilesAdapter:
@@ -93,11 +94,11 @@ class OtlpFilesAdapter:
     def read(self, window: Window) -> Iterator[pl.DataFrame]:
         self._index = []
         rows_so_far, yielded = 0, False
-        slack = self.config.mtime_slack_minutes
+        stale_before = window.start - timedelta(minutes=self.config.mtime_slack_minutes)
         for path in self.files():
             modified = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc)
-            if slack is not None and modified < window.start - timedelta(minutes=slack):
-                continue  # every span in it ended before the window (see mtime_slack_minutes)
+            if self.config.skip_stale_files and modified < stale_before:
+                continue  # every span in it ended before the window (see skip_stale_files)
             try:
                 frame, index = self._read_file(path, modified, window, first_row=rows_so_far + 1)
             except FileNotFoundError:
