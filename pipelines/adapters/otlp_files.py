@@ -7,7 +7,8 @@ vLLM (`vllm/v1/engine/output_processor.py: do_tracing`) emits one SERVER span na
 finishes it; its attributes (names in `vllm/tracing/utils.py: SpanAttributes`) carry the
 request id, the token counts and the latencies in seconds. vLLM sets no model attribute, so the
 model, like the replica, comes from resource attributes the operator sets on each vLLM process
-(`OTEL_RESOURCE_ATTRIBUTES`). Decoding the wire is `otlp_json.py`; this module maps spans.
+(`OTEL_RESOURCE_ATTRIBUTES`). `otlp_json.py` decodes the wire and `otlp_spans.py` maps a
+span's fields; this module finds the files, selects a window's spans and assembles the rows.
 
 What the spans lack, and what this adapter puts there:
 - `status`: a span carries no HTTP status. A span whose status is ERROR (code 2) is 500, any
