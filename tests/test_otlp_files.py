@@ -317,8 +317,10 @@ def test_no_file_or_a_binary_file_is_a_one_line_source_error(tmp_path):
 def test_a_value_that_does_not_parse_names_its_attribute(tmp_path):
     bad = span("0000000000000091", "r-1", 0, 1, **vllm(gen_ai__usage__completion_tokens=1.5))
     frame = read(write(tmp_path / "traces.json", line(bad)))
-    assert rows(frame, "_problem_field", "_problem_reason") == [
-        {"_problem_field": "completion_tokens", "_problem_reason": "gen_ai.usage.completion_tokens 1.5 is not an integer"}]
+    assert rows(frame, "_problem_field", "_problem_reason") == [{
+        "_problem_field": "completion_tokens",
+        "_problem_reason": "gen_ai.usage.completion_tokens 1.5 is not an integer",
+    }]
 
 
 # -- the bundled fleet, written by fixtures/wires/otlp.py and read back ------------------------
@@ -332,6 +334,7 @@ def test_the_fleet_s_spans_read_back_as_its_routed_requests_for_one_day(tmp_path
     from fixtures.wires.otlp import MODEL_ATTRIBUTE, RESOURCE_ATTRIBUTE, resource_map_entries, write_otlp_files
     from pipelines.sources.registry import REQUESTS
 
+    assert (RESOURCE_ATTRIBUTE, MODEL_ATTRIBUTE) == (REPLICA, MODEL)  # adapter() reads what the writer sets
     fleet = default_week()
     window = Window.for_day(date(2026, 10, 28), timedelta(minutes=15))
     wide = (window.start - timedelta(hours=1), window.end + timedelta(hours=1))  # files hold more than the window

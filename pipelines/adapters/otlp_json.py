@@ -129,7 +129,8 @@ def _span_rows(lines: pa.Table, span_name: str, resource_keys: list[str], span_k
             ), scopes AS (
                 SELECT line_no, end_keys, line_problem, rs_i, {resource}
                        list_concat(
-                           list_transform(coalesce(rs.scopeSpans, []), lambda s, i: {{'kind': 0, 'i': i - 1, 'spans': s.spans}}),
+                           list_transform(coalesce(rs.scopeSpans, []),
+                                          lambda s, i: {{'kind': 0, 'i': i - 1, 'spans': s.spans}}),
                            list_transform(coalesce(rs.instrumentationLibrarySpans, []),
                                           lambda s, i: {{'kind': 1, 'i': i - 1, 'spans': s.spans}})) AS list
                 FROM resources
@@ -163,7 +164,8 @@ def span_texts(lines: pa.Table, places: pl.DataFrame) -> pl.DataFrame:
         con.register("places", places.to_arrow())
         return con.sql(f"""
             SELECT p.*, json_extract(l.text, '$.resourceSpans[' || p.rs_i || '].'
-                   || ({containers!r})[p.scope_kind + 1] || '[' || p.scope_i || '].spans[' || p.span_i || ']')::VARCHAR AS text
+                   || ({containers!r})[p.scope_kind + 1] || '[' || p.scope_i || '].spans[' || p.span_i || ']'
+                   )::VARCHAR AS text
             FROM places AS p JOIN lines AS l USING (line_no)
         """).pl()
 

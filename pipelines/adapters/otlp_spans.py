@@ -73,13 +73,14 @@ def canonical_requests(
     ]
     for column, (old, new) in TOKENS.items():
         first, second = pl.col(f"attr:{old}"), pl.col(f"attr:{new}")
+        both = _integer(first).is_not_null() & _integer(second).is_not_null()
         columns.append(pl.coalesce(_integer(first), _integer(second)).alias(column))
         columns.append(pl.coalesce(
             _bad_reason(_value_text(first), _integer(first), old, "is not an integer"),
             _bad_reason(_value_text(second), _integer(second), new, "is not an integer"),
         ).alias(BAD + column))
         problems.append((
-            column, _integer(first).is_not_null() & _integer(second).is_not_null() & (_integer(first) != _integer(second)),
+            column, both & (_integer(first) != _integer(second)),
             pl.format(f"conflicting: {old} {{}} and {new} {{}} differ", _integer(first), _integer(second)),
         ))
     frame = frame.with_columns(columns)
