@@ -1,5 +1,5 @@
 """vLLM `llm_request` spans into canonical request columns (DESIGN.md "Field mapping, vLLM spans"
-and "Pinned details → Spans"), as polars expressions over the frame `otlp_json.spans` builds.
+and "Pinned details → Spans"), as polars expressions over the span frame `otlp_json.read_spans` builds.
 
 Attribute names are vLLM's (`vllm/tracing/utils.py: SpanAttributes`): it still writes
 `gen_ai.usage.completion_tokens` / `prompt_tokens`, where the OpenTelemetry GenAI semantic
@@ -36,7 +36,6 @@ def canonical_requests(
 ) -> pl.DataFrame:
     """Canonical request columns, plus the problem and `_bad__` columns, beside the columns of
     `spans` (`otlp_json.read_spans` with `SPAN_KEYS`)."""
-    frame = spans
     replica = pl.col(f"resource:{resource_attribute}")
     model = pl.col(f"resource:{model_attribute}")
     first_token_s = _double(pl.col(f"attr:{TIME_TO_FIRST_TOKEN_S}"))
@@ -83,7 +82,7 @@ def canonical_requests(
             column, both & (_integer(first) != _integer(second)),
             pl.format(f"conflicting: {old} {{}} and {new} {{}} differ", _integer(first), _integer(second)),
         ))
-    frame = frame.with_columns(columns)
+    frame = spans.with_columns(columns)
     frame = frame.with_columns(
         # no token streamed: vLLM leaves time_to_first_token at 0.0, so there is no first token
         pl.when((pl.col("completion_tokens") > 0) & pl.col("first_token_s").is_not_null())
