@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.adapters.base import Window
 from pipelines.adapters.otlp_files import OtlpFilesAdapter, OtlpFilesConfig
-from pipelines.adapters.resource_map_standin import ResourceMap
+from pipelines.sources.resource_map import ResourceMap
 from pipelines.client import SourceError
 
 DAY = date(2026, 10, 27)

@@ -49,7 +49,7 @@ REGISTRY: tuple[Registered, ...] = (
     Registered("requests", GatewayApiConfig, "pipelines.adapters.contract_api:GatewayRequests"),
     Registered("requests", LiteLLMPostgresConfig, "pipelines.adapters.litellm_postgres:from_config"),
     Registered("requests", LiteLLMApiConfig, "pipelines.adapters.litellm_api:from_config"),
-    Registered("requests", OtlpFilesConfig, "pipelines.adapters.otlp_files:OtlpFilesAdapter"),
+    Registered("requests", OtlpFilesConfig, "pipelines.adapters.otlp_files:from_config"),
     Registered("billing", SnapshotsApiConfig, "pipelines.adapters.contract_api:BillingSnapshots"),
     Registered("billing", FocusCostRowsConfig, "pipelines.adapters.focus_cost_rows:FocusCostRowsAdapter"),
     Registered("events", GatewayApiConfig, "pipelines.adapters.contract_api:FleetEvents"),

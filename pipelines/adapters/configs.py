@@ -93,12 +93,20 @@ class LiteLLMApiConfig(AdapterConfig):
 
 
 class OtlpFilesConfig(AdapterConfig):
-    """vLLM `llm_request` spans as the OpenTelemetry Collector's file exporter writes them (OTLP/JSON lines)."""
+    """`[requests]` with `adapter = "otlp_files"`."""
 
     adapter: Literal["otlp_files"] = "otlp_files"
-    path: str = Field(description="A file, a folder or a glob of the exporter's files.")
-    resource_attribute: str = Field(description="The resource attribute naming the replica (vLLM sets none itself).")
-    model_attribute: str = Field(description="The resource attribute naming the served model (vLLM sets none).")
+    path: str = Field(min_length=1, description="A file, a folder (every file in it), or a glob such as "
+                      "`/var/otel/traces*.json` that matches the file exporter's rotated files.")
+    resource_attribute: str = Field(min_length=1, description="The resource attribute naming the replica, "
+                                    "mapped by the `otel` entries of the resource map.")
+    model_attribute: str = Field(min_length=1, description="The resource attribute naming the served model.")
+    skip_stale_files: bool = Field(
+        default=True, description="Skip a file last written more than `mtime_slack_minutes` before a read's "
+        "window starts: each line is written after its spans ended, so such a file holds no span of the window. "
+        "Turn off where modification times do not follow the content (files restored with older times).")
+    mtime_slack_minutes: int = Field(
+        default=60, ge=0, description="Clock skew allowed between the vLLM hosts and the collector's host.")
 
 
 class FocusCostRowsConfig(AdapterConfig):

@@ -24,42 +24,25 @@ import glob
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
+from typing import TYPE_CHECKING, ClassVar
 
 import duckdb
 import polars as pl
-from pydantic import Field
 
 from pipelines.adapters import otlp_json as wire
-from pipelines.adapters.base import AdapterConfig, Window
+from pipelines.adapters.base import Window
+from pipelines.adapters.configs import OtlpFilesConfig
 from pipelines.adapters.otlp_spans import SPAN_KEYS, canonical_requests
 from pipelines.client import SourceError
 from pipelines.sources.frames import ORIGIN, PAYLOAD, PROBLEM_FIELD, PROBLEM_REASON, ROW, check_contract, empty_frame
 from pipelines.sources.registry import REQUESTS
 
 if TYPE_CHECKING:
-    from pipelines.adapters.resource_map_standin import ResourceMap
+    from pipelines.sources.resource_map import ResourceMap
 
 SPAN_NAME = "llm_request"
 PLACE = ("line_no", "rs_i", "scope_kind", "scope_i", "span_i")  # where a span sits in its line
 _GLOB_CHARS = set("*?[")
-
-
-class OtlpFilesConfig(AdapterConfig):
-    """`[requests]` with `adapter = "otlp_files"`."""
-
-    adapter: Literal["otlp_files"]
-    path: str = Field(min_length=1, description="A file, a folder (every file in it), or a glob such as "
-                      "`/var/otel/traces*.json` that matches the file exporter's rotated files.")
-    resource_attribute: str = Field(min_length=1, description="The resource attribute naming the replica, "
-                                    "mapped by the `otel` entries of the resource map.")
-    model_attribute: str = Field(min_length=1, description="The resource attribute naming the served model.")
-    skip_stale_files: bool = Field(
-        default=True, description="Skip a file last written more than `mtime_slack_minutes` before a read's "
-        "window starts: each line is written after its spans ended, so such a file holds no span of the window. "
-        "Turn off where modification times do not follow the content (files restored with older times).")
-    mtime_slack_minutes: int = Field(
-        default=60, ge=0, description="Clock skew allowed between the vLLM hosts and the collector's host.")
 
 
 class OtlpFilesAdapter:
@@ -204,3 +187,10 @@ def _place_lines(facts: pl.DataFrame, modified: datetime) -> pl.DataFrame:
         (pl.col("latest_end_nanos") // 1000).cast(pl.Datetime("us", "UTC"))
         .forward_fill().backward_fill().fill_null(pl.lit(modified)).alias("line_at"),
     )
+
+
+def from_config(section: OtlpFilesConfig, app) -> OtlpFilesAdapter:
+    """The registry's factory: replicas mapped by the `otel` entries of `[[resource_map]]`."""
+    from pipelines.sources.resource_map import ResourceMap
+
+    return OtlpFilesAdapter(section, resource_map=ResourceMap(app.resource_map), models=app.models)

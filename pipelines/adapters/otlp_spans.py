@@ -15,7 +15,7 @@ import polars as pl
 
 from pipelines.adapters import otlp_json as wire
 # STAND-IN import: the resource-map helper's module replaces it (one line to change).
-from pipelines.adapters.resource_map_standin import ResourceMap, tier_of_models
+from pipelines.sources.resource_map import ResourceMap
 from pipelines.sources.frames import BAD, PROBLEM_FIELD, PROBLEM_REASON
 
 REQUEST_ID = "gen_ai.request.id"
@@ -93,7 +93,9 @@ def canonical_requests(
     )
     # a request is mapped at the instant it was received (DESIGN.md "Pinned details → Resource map")
     frame = resource_map.apply(frame, source="otel", id_column="replica", at_column="received_at")
-    frame = tier_of_models(frame, models, "model")
+    # a span is always routed: its tier is its replica's (the map's), else its model's, else unknown
+    frame = frame.with_columns(
+        pl.col("model").replace_strict(dict(models), default=None, return_dtype=pl.String).alias("model_tier"))
     return frame.with_columns(
         pl.coalesce(pl.col("map_tier"), pl.col("model_tier"), pl.lit(UNKNOWN_TIER)).alias("tier"))
 
