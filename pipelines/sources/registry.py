@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from pydantic import BaseModel
 
-from models.sources import BillingSnapshot, FleetEvent, RequestLog
+from models.sources import BillingSnapshot, CostRow, FleetEvent, RequestLog
 from pipelines.sources.columns import Column, columns_of
 
 ISO_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -133,7 +133,47 @@ FLEET_EVENTS = CanonicalSource(
     carries_edges=True,
 )
 
-SOURCES: dict[str, CanonicalSource] = {s.name: s for s in (BILLING_SNAPSHOTS, REQUESTS, FLEET_EVENTS)}
+COST_ROWS = CanonicalSource(
+    name="cost_rows",
+    role="billing",
+    model=CostRow,
+    key=(),  # never deduplicated: rows of one resource and period add up (rule 11)
+    day_column="charge_period_start",
+    description="A cloud's FOCUS cost-and-usage export (rule 11): mapped Usage rows summed per resource, "
+    "charge period and charge class (spend), and the rest of the bill summed per billing account, category "
+    "and charge period (resource_id null, never spend). Belongs to the UTC day of charge_period_start.",
+    label="coalesce(resource_id, billing_account_id) || ' ' || strftime(charge_period_start, '%Y-%m-%dT%H:%M:%SZ')",
+    # A day's spend comes from rows that start up to 31 days before it (a daily row, a row across
+    # midnight, a month-long row); the adapter refuses mapped Usage rows longer than that.
+    read_days_before=31,
+    # Coverage (the export's latest ChargePeriodEnd per billing account) looks past the day.
+    read_days_after=1,
+    # A resource's rows before the days read say it is watched; edges keep its last one.
+    carries_edges=True,
+    checks=(
+        RowRule(
+            "charge_period_end",
+            lambda: pl.col("charge_period_end") < pl.col("charge_period_start"),
+            lambda: pl.lit("charge_period_end ") + _timestamp_text("charge_period_end")
+            + pl.lit(" is before charge_period_start ") + _timestamp_text("charge_period_start"),
+        ),
+        RowRule(
+            "charge_period_end",
+            lambda: (pl.col("charge_period_end") == pl.col("charge_period_start")) & pl.col("skipped").is_null(),
+            lambda: pl.lit("charge_period_end equals charge_period_start: spend over no time cannot be placed"),
+        ),
+        RowRule(
+            "tier",
+            lambda: pl.col("resource_id").is_not_null() & pl.col("tier").is_null(),
+            lambda: pl.lit("tier is missing: a resource's cost rows take their tier from the resource map"),
+        ),
+    ),
+)
+
+SOURCES: dict[str, CanonicalSource] = {
+    s.name: s for s in (BILLING_SNAPSHOTS, REQUESTS, FLEET_EVENTS, COST_ROWS)
+}
+MAX_COST_ROW_DAYS = COST_ROWS.read_days_before
 
 
 def create_raw_tables(con) -> None:
