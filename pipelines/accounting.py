@@ -16,12 +16,15 @@ from pipelines.sql_files import run_sql_file
 
 INTERMEDIATE_MODELS = (
     "intermediate/int_samples_in_scope.sql",
+    "intermediate/int_cost_intervals.sql",
     "intermediate/int_resources.sql",
     "intermediate/int_spend_intervals.sql",
     "intermediate/int_interval_hours.sql",
     "intermediate/int_wakes.sql",
+    "intermediate/int_parked_stretches.sql",
     "intermediate/int_routed_requests.sql",
     "intermediate/int_busy_islands.sql",
+    "intermediate/int_billing_cells.sql",
     "intermediate/int_timeline_segments.sql",
     "intermediate/int_piece_states.sql",
     "intermediate/int_request_seconds.sql",
@@ -45,6 +48,10 @@ WHOLE_MARTS = (
 
 class CurrencyMixError(ValueError):
     """More than one billing currency without a configured conversion (rule 10)."""
+
+
+class BillingSourceMixError(ValueError):
+    """A resource billed both by sampled cumulative bills and by cost rows in one build."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: Accoun
     try:
         for model in INTERMEDIATE_MODELS:
             run_sql_file(con, model, params)
+        check_single_billing_source(con)
         check_single_currency(con, days, settings.currency)
         for model in DAILY_MARTS + WHOLE_MARTS:
             run_sql_file(con, model, params)
@@ -124,17 +132,39 @@ def widen_to_unfinished_day_before(con: duckdb.DuckDBPyConnection, days: DayRang
     return DayRange(before.start, days.end) if unfinished else days
 
 
+def check_single_billing_source(con: duckdb.DuckDBPyConnection) -> None:
+    """A resource takes its spend from one billing source: summing its samples and its cost rows
+    would count its money twice, and picking one silently would drop the other's."""
+    both = [r for (r,) in con.execute(
+        "SELECT resource_id FROM intermediate.resources GROUP BY resource_id HAVING count(DISTINCT billing) > 1 "
+        "ORDER BY resource_id"
+    ).fetchall()]
+    if both:
+        listed = ", ".join(both[:10]) + (" …" if len(both) > 10 else "")
+        raise BillingSourceMixError(
+            f"resources billed both by billing snapshots and by FOCUS cost rows in the days built: {listed} "
+            "(one resource takes its spend from one billing source: map the FOCUS ResourceId to another "
+            "resource_id in [[resource_map]], or keep one source's rows for those days)"
+        )
+
+
 def check_single_currency(con: duckdb.DuckDBPyConnection, days: DayRange, expected: str | None) -> None:
     rows = con.execute(
-        # the samples that bill the range: a resource terminated before it bills nothing in it
-        "SELECT currency, list(DISTINCT resource_id ORDER BY resource_id) FROM intermediate.samples_in_scope "
-        "WHERE sampled_at >= ? OR state <> 'terminated' GROUP BY currency ORDER BY currency",
-        [days.start_at],
+        # the samples that bill the range: a resource terminated before it bills nothing in it;
+        # the cost rows whose period reaches into the range (rule 11)
+        "SELECT currency, list(DISTINCT resource_id ORDER BY resource_id), list(DISTINCT billing) FROM ("
+        "  SELECT currency, resource_id, 'billing snapshots' AS billing FROM intermediate.samples_in_scope "
+        "  WHERE sampled_at >= ? OR state <> 'terminated'"
+        "  UNION ALL SELECT currency, resource_id, 'FOCUS cost rows' FROM intermediate.cost_intervals "
+        "  WHERE interval_end > ?"
+        ") GROUP BY currency ORDER BY currency",
+        [days.start_at, days.start_at],
     ).fetchall()
-    currencies = {currency: resources for currency, resources in rows}
+    currencies = {currency: resources for currency, resources, _ in rows}
+    sources = sorted({s for _, _, billing in rows for s in billing})
     allowed = {expected} if expected else set(list(currencies)[:1])
     if len(currencies) > 1 or not set(currencies) <= allowed:
         detail = "; ".join(f"{c}: {', '.join(r[:10])}{' …' if len(r) > 10 else ''}" for c, r in currencies.items())
         raise CurrencyMixError(
-            f"billing snapshots mix currencies without a configured conversion ({detail})"
+            f"{' and '.join(sources) or 'billing'} mix currencies without a configured conversion ({detail})"
         )
