@@ -26,6 +26,10 @@ REQUIRED = (
 OPTIONAL = ("ChargeClass", "ResourceId", "PricingCategory")
 NULL_TEXTS = ["NULL", "null", ""]
 FILE, ROWNUM = "_file", "_rownum"
+# A CSV line with more fields than the header would shift values into the wrong columns, and
+# polars drops the extra fields silently when only some columns are read: one column past the
+# header catches them, and such a row is rejected.
+EXTRA = "_extra_field"
 TEXT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -33,13 +37,8 @@ def scan(file: ExportFile, number: int) -> pl.LazyFrame:
     """The file's FOCUS columns (renamed to their FOCUS spelling, typed as the file has them),
     `_file` (= number) and `_rownum` (the data row, from 1)."""
     try:
-        if file.format == "parquet":
-            frame = pl.scan_parquet(file.path)
-        elif file.format == "csv":
-            frame = pl.scan_csv(file.path, infer_schema=False, null_values=NULL_TEXTS)
-        else:  # gzip: polars scans plain text only, so the file is read (and inflated) whole
-            frame = pl.read_csv(file.path, infer_schema=False, null_values=NULL_TEXTS).lazy()
-        names = frame.collect_schema().names()
+        frame = _open(file, NULL_TEXTS)
+        names = [n for n in frame.collect_schema().names() if n != EXTRA]
     except (pl.exceptions.PolarsError, OSError) as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else exc.__class__.__name__
         raise FocusExportError(f"{file.path} cannot be read as {file.format}: {detail}") from None
@@ -52,20 +51,28 @@ def scan(file: ExportFile, number: int) -> pl.LazyFrame:
     columns = [pl.col(by_lower[c.lower()]).alias(c) for c in REQUIRED]
     columns += [(pl.col(by_lower[c.lower()]) if c.lower() in by_lower else pl.lit(None, pl.String)).alias(c)
                 for c in OPTIONAL]
+    extra = pl.col(EXTRA) if file.format != "parquet" else pl.lit(None, pl.String)
     return frame.with_row_index(ROWNUM, offset=1).select(
-        *columns, pl.lit(number, pl.Int32).alias(FILE), pl.col(ROWNUM).cast(pl.Int64),
+        *columns, extra.alias(EXTRA), pl.lit(number, pl.Int32).alias(FILE), pl.col(ROWNUM).cast(pl.Int64),
     )
 
 
 def original_columns(file: ExportFile) -> pl.LazyFrame:
     """Every column of the file as written (for the wire text of rejected rows), with `_rownum`."""
+    return _open(file, None).with_row_index(ROWNUM, offset=1).with_columns(pl.col(ROWNUM).cast(pl.Int64))
+
+
+def _open(file: ExportFile, null_values: list[str] | None) -> pl.LazyFrame:
     if file.format == "parquet":
-        frame = pl.scan_parquet(file.path)
-    elif file.format == "csv":
-        frame = pl.scan_csv(file.path, infer_schema=False)
-    else:
-        frame = pl.read_csv(file.path, infer_schema=False).lazy()
-    return frame.with_row_index(ROWNUM, offset=1).with_columns(pl.col(ROWNUM).cast(pl.Int64))
+        return pl.scan_parquet(file.path)
+    header = pl.read_csv(file.path, infer_schema=False, n_rows=0).columns
+    header = [header[0].lstrip("\ufeff"), *header[1:]] if header else header  # a UTF-8 BOM (Azure)
+    options = dict(has_header=False, skip_rows=1, schema={**{n: pl.String for n in header}, EXTRA: pl.String},
+                   missing_columns="insert", truncate_ragged_lines=True, null_values=null_values)
+    if file.format == "csv":
+        return pl.scan_csv(file.path, **options)
+    # gzip: polars scans plain text only, so the file is read (and inflated) whole
+    return pl.read_csv(file.path, **options).lazy()
 
 
 def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
@@ -119,6 +126,7 @@ def _problems(schema: pl.Schema) -> list[tuple[str, pl.Expr, pl.Expr]]:
 
     start, end = pl.col("charge_period_start"), pl.col("charge_period_end")
     return [
+        ("row", pl.col(EXTRA).is_not_null(), pl.lit("has more fields than the header (a value holds an unquoted comma?)")),
         ("BillingAccountId", pl.col("billing_account_id").is_null(), pl.lit("BillingAccountId is missing")),
         *instant("BillingPeriodStart", "billing_period_start"),
         *instant("ChargePeriodStart", "charge_period_start"),

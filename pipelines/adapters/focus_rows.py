@@ -31,8 +31,12 @@ from pipelines.sources.resource_map import ResourceMap
 PRICE_MODELS = {"standard": "on_demand", "dynamic": "spot", "committed": "reserved"}  # DESIGN.md "Pinned"
 GROUP = (
     "charge_period_start", "charge_period_end", "billing_account_id", "billing_period_start", "charge_category",
-    "charge_class", "resource_id", "tier", "gpu_type", "gpu_count", "price_model", "currency", "skipped",
+    "charge_class", "resource_id", "currency", "skipped",
 )
+# Several ids may map to one resource (an instance and its volume): their rows add up, and the
+# resource's attributes are what its entries give (an entry without gpu_type gives none).
+ATTRIBUTES = ("tier", "gpu_type", "gpu_count", "price_model")
+COLUMNS = (*GROUP[:7], *ATTRIBUTES, *GROUP[7:])
 KEPT = ("billing_account_id", "billing_period_start", "charge_period_start", "charge_period_end", "charge_category",
         "charge_class", "focus_resource_id", "pricing_category", "currency", "nanos", FILE, ROWNUM,
         PROBLEM_FIELD, PROBLEM_REASON)
@@ -55,11 +59,11 @@ def prepare(files: list[ExportFile], resource_map: ResourceMap, expected_currenc
     lazy = pl.concat(frames, how="vertical_relaxed") if len(frames) > 1 else frames[0]
     has_resource = pl.col("focus_resource_id").is_not_null()
     # Only the fleet's ids are kept as text: a 5 M-row export is mostly other resources.
-    frame = lazy.select(
+    frame = _collect(lazy.select(
         *(c for c in KEPT if c != "focus_resource_id"),
         pl.when(pl.col("focus_resource_id").is_in(fleet_ids)).then(pl.col("focus_resource_id")).alias("focus_resource_id"),
         has_resource.alias("_has_resource"),
-    ).collect()
+    ), frames, files)
     rows_read = frame.height
     frame, superseded = _newest_deliveries(frame, files)
     frame = _mapped(frame, resource_map)
@@ -68,9 +72,23 @@ def prepare(files: list[ExportFile], resource_map: ResourceMap, expected_currenc
     good = frame.filter(~bad)
     spend = good.filter(pl.col("skipped").is_null())
     _refuse_mixed_currencies(spend, expected_currency)
-    summed = good.group_by(GROUP).agg(pl.col("nanos").sum(), pl.len().alias("export_rows"))
+    summed = good.group_by(GROUP).agg(*(pl.col(c).max() for c in ATTRIBUTES), pl.col("nanos").sum(),
+                                      pl.len().alias("export_rows"))
     return PreparedExport(summed.sort("charge_period_start", "resource_id", nulls_last=True, maintain_order=True),
                           rejected, superseded, files, rows_read)
+
+
+def _collect(lazy: pl.LazyFrame, frames: list[pl.LazyFrame], files: list[ExportFile]) -> pl.DataFrame:
+    try:
+        return lazy.collect()
+    except pl.exceptions.PolarsError:
+        for frame, file in zip(frames, files):  # which file: each alone (the rare path)
+            try:
+                frame.collect()
+            except pl.exceptions.PolarsError as exc:
+                detail = str(exc).strip().splitlines()[0]
+                raise FocusExportError(f"{file.path} cannot be read as {file.format}: {detail}") from None
+        raise
 
 
 def _newest_deliveries(frame: pl.DataFrame, files: list[ExportFile]) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -149,7 +167,7 @@ def _refuse_mixed_currencies(spend: pl.DataFrame, expected: str | None) -> None:
 def canonical(rows: pl.DataFrame, first_row: int) -> pl.DataFrame:
     """Summed rows as canonical cost rows with bookkeeping (`_row` from `first_row`)."""
     return rows.select(
-        *(c for c in GROUP if c != "skipped"),
+        *(c for c in COLUMNS if c != "skipped"),
         nanos_to_decimal(pl.col("nanos")).alias("billed_cost"),
         pl.col("export_rows").cast(pl.Int64), "skipped",
         pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64).alias(ROW),
@@ -170,7 +188,7 @@ def rejected_rows(rejected: pl.DataFrame, files: list[ExportFile], first_row: in
     found = pl.concat(payloads) if payloads else pl.DataFrame(schema={FILE: pl.Int32, ROWNUM: pl.Int64, PAYLOAD: pl.String})
     paths = {i: str(f.path) for i, f in enumerate(files)}
     return rejected.join(found, on=[FILE, ROWNUM], how="left").sort(FILE, ROWNUM).select(
-        *(pl.col(c) for c in GROUP if c != "skipped"), pl.lit(None, pl.String).alias("skipped"),
+        *(pl.col(c) for c in COLUMNS if c != "skipped"), pl.lit(None, pl.String).alias("skipped"),
         nanos_to_decimal(pl.col("nanos")).alias("billed_cost"), pl.lit(1, pl.Int64).alias("export_rows"),
         pl.int_range(first_row, first_row + pl.len(), dtype=pl.Int64).alias(ROW),
         pl.format("{} row {}", pl.col(FILE).replace_strict(paths, return_dtype=pl.String), pl.col(ROWNUM)).alias(ORIGIN),

@@ -26,13 +26,14 @@ MARTS: dict[str, str] = {
     "demand_profile": "Per UTC day and tier: hourly completion tokens at the median, p95 and peak, "
     "peak_to_median, busy_fraction.",
 }
-RAW_KEYS = [dg.AssetKey(["raw", name]) for name in ("billing_snapshots", "requests", "fleet_events")]
+RAW_KEYS = [dg.AssetKey(["raw", name]) for name in ("billing_snapshots", "requests", "fleet_events", "cost_rows")]
 CONSERVATION = dg.AssetCheckSpec(
     "conservation",
     asset=["marts", "resource_hourly"],
     blocking=True,
-    description="Every nanodollar of snapshot spend lands in exactly one resource_hourly row and one "
-    "cost_per_mtok_daily model row; tier rows equal their models; busy + idle + waking = running.",
+    description="Every nanodollar of snapshot spend, and of mapped FOCUS Usage rows (rule 11), lands in exactly "
+    "one resource_hourly row and one cost_per_mtok_daily model row; tier rows equal their models; "
+    "busy + idle + waking = running.",
 )
 
 

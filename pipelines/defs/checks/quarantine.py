@@ -95,3 +95,4 @@ def _quarantine_check(source: str) -> dg.AssetChecksDefinition:
 quarantine_billing_snapshots = _quarantine_check("billing_snapshots")
 quarantine_requests = _quarantine_check("requests")
 quarantine_fleet_events = _quarantine_check("fleet_events")
+quarantine_cost_rows = _quarantine_check("cost_rows")
