@@ -257,6 +257,24 @@ def test_a_manifest_names_its_delivery_and_the_newest_run_wins(tmp_path):
     assert spend(frame) == [("gpu-od-1", at(0), at(0, day=11), None, Decimal("25.75"), 2)]
 
 
+def test_shards_without_a_manifest_are_one_delivery_per_folder_when_configured(tmp_path):
+    # BigQuery EXPORT DATA to gs://.../2026-10/*.parquet writes shards and no manifest; the month was
+    # exported twice, each run to its own folder. The second run wins whole.
+    day = "2026-10-10T00:00:00Z", "2026-10-11T00:00:00Z"
+    for run, costs, when in (("run1", ("10", "1"), 1_000_000), ("run2", ("11", "2"), 2_000_000)):
+        for shard, cost, resource in zip(("000000000000.csv", "000000000001.csv"), costs, (INSTANCE, VOLUME)):
+            path = csv(tmp_path / run / shard, line(*day, "Usage", resource, cost))
+            os.utime(path, (when, when))
+    folder = FocusCostRowsAdapter(FocusCostRowsConfig(path=str(tmp_path), delivery="folder"),
+                                  AppConfig(resource_map=MAP))
+    assert [r[4] for r in spend(read_day(folder))] == [Decimal(13)]
+    # by file (the default), the newest shard alone is read (equal times: the last path): the others
+    # are superseded, and the report says so
+    by_file = adapter(tmp_path)
+    assert [r[4] for r in spend(read_day(by_file))] == [Decimal(2)]
+    assert by_file.report()["superseded_rows"] == 3
+
+
 def test_a_manifest_whose_files_are_partly_missing_is_refused(tmp_path):
     base = tmp_path / "run"
     csv(base / "part0.csv", line("2026-10-10 10:00:00", "2026-10-10 11:00:00", "Usage", INSTANCE, "1"))

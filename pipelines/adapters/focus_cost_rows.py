@@ -16,9 +16,11 @@ rows, of the days read.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timezone
+from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
+
+import logging
 
 import polars as pl
 
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from pipelines.config import AppConfig
 
 NANO = Decimal("0.000000001")
+log = logging.getLogger(__name__)
 
 
 class FocusCostRowsAdapter:
@@ -53,7 +56,11 @@ class FocusCostRowsAdapter:
 
     def prepared(self) -> PreparedExport:
         if self._prepared is None:
-            self._prepared = prepare(export_files(self.section.path), self.resource_map, self.expected_currency)
+            files = export_files(self.section.path, self.section.delivery)
+            self._prepared = prepare(files, self.resource_map, self.expected_currency)
+            for row in self._prepared.superseded.iter_rows(named=True):
+                log.warning("FOCUS export: %s is superseded by a newer delivery of its billing account and "
+                            "period: its %s rows are not read", row["file"], f"{row['rows']:,}")
         return self._prepared
 
     def read(self, window: Window):
@@ -121,6 +128,3 @@ class FocusCostRowsAdapter:
 def _money(nanos: int | None) -> str:
     return str((Decimal(int(nanos or 0)) * NANO).quantize(NANO))
 
-
-def utc(at: datetime) -> datetime:
-    return at.astimezone(timezone.utc)

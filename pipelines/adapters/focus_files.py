@@ -11,7 +11,10 @@ A delivery is the set of files one export run wrote:
   MicrosoftDocs `tutorial-export-acm-data.md`), AWS Data Exports' `<export>-Manifest.json`
   (`dataFiles`, `dataexports-export-delivery.md`) or the legacy CUR manifest (`reportKeys`); its
   time is the run's submitted time where the manifest says it, else the manifest file's mtime;
-- a file no manifest lists is a delivery of its own, timed by its modification time.
+- a file no manifest lists is a delivery of its own, timed by its modification time; or, with
+  `delivery = "folder"`, the files no manifest lists in one folder are one delivery, timed by the
+  newest of them (an export sharded without a manifest: BigQuery's EXPORT DATA to a wildcard URI
+  writes `000000000000.parquet`, `000000000001.parquet`, ... for one run).
 A manifest names files by their cloud path (`s3://bucket/prefix/.../part-00001.parquet`); a local
 copy keeps the tail of that path, so a listed file is matched by its last two path components
 (folder and name: names like `part0.csv` repeat across runs).
@@ -48,7 +51,7 @@ class FocusExportError(SourceProtocolError):
         Exception.__init__(self, f"FOCUS export: {message}")
 
 
-def export_files(pattern: str) -> list[ExportFile]:
+def export_files(pattern: str, delivery: str = "file") -> list[ExportFile]:
     """The export's data files under `pattern` (a file, a folder searched recursively, or a glob),
     each with its delivery. A manifest that lists some of its files but not others is refused:
     reading part of a run would lose money silently."""
@@ -61,7 +64,7 @@ def export_files(pattern: str) -> list[ExportFile]:
     by_tail = {}
     for path in data:
         by_tail.setdefault(_tail(path.parts), []).append(path)
-    delivery: dict[Path, tuple[str, float]] = {}
+    listed_by: dict[Path, tuple[str, float]] = {}
     for manifest in sorted(manifests):
         at, references = _read_manifest(manifest)
         listed = [(ref, by_tail.get(_tail(_components(ref)), [])) for ref in references]
@@ -72,12 +75,19 @@ def export_files(pattern: str) -> list[ExportFile]:
                                    "the delivery is incomplete")
         for paths in present:
             for path in paths:
-                previous = delivery.get(path)
+                previous = listed_by.get(path)
                 if previous is None or (at, str(manifest)) > (previous[1], previous[0]):
-                    delivery[path] = (str(manifest), at)
+                    listed_by[path] = (str(manifest), at)
+    loose = [p for p in data if p not in listed_by]
+    if delivery == "folder":
+        newest = {}
+        for path in loose:
+            newest[path.parent] = max(newest.get(path.parent, 0.0), path.stat().st_mtime)
+        for path in loose:
+            listed_by[path] = (str(path.parent), newest[path.parent])
     files = []
     for path in sorted(data):
-        name, at = delivery.get(path, (str(path), path.stat().st_mtime))
+        name, at = listed_by.get(path, (str(path), path.stat().st_mtime))
         files.append(ExportFile(path, _format(path), name, at))
     return files
 
