@@ -54,6 +54,19 @@ class CanonicalSource:
     # Whether each resource's first and last row of a day is kept apart, so a build finds
     # "the row before the day, however far back" without reading old days (rule 1).
     carries_edges: bool = False
+    # Whole days before its own that a day's fetch reads again, for sources whose rows arrive
+    # late: the later fetch supersedes the earlier one's overlap in the lake (pipelines/lake_views.py).
+    refetch_days_before: int = 0
+
+    def window(self, day, margin):
+        """The fetch window of `day`: the day widened by the day-edge margin, and back by
+        `refetch_days_before` whole days."""
+        from datetime import timedelta
+
+        from pipelines.adapters.base import Window
+
+        plain = Window.for_day(day, margin)
+        return Window(day, plain.start - timedelta(days=self.refetch_days_before), plain.end)
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -150,6 +163,9 @@ COST_ROWS = CanonicalSource(
     read_days_after=1,
     # A resource's rows before the days read say it is watched; edges keep its last one.
     carries_edges=True,
+    # An export reaches a day's last hours a day or so late (AWS and Azure refresh about daily):
+    # the next night's fetch reads the day before again, and the marts rebuild it while it is dark.
+    refetch_days_before=1,
     checks=(
         RowRule(
             "charge_period_end",

@@ -16,7 +16,6 @@ from pathlib import Path
 
 import dagster as dg
 
-from pipelines.adapters.base import Window
 from pipelines.client import SourceAuthError, SourceError, SourceProtocolError
 from pipelines.config import load_config
 from pipelines.defs.metadata import lake_metadata
@@ -53,7 +52,7 @@ def land_days(context, adapter, source: CanonicalSource, warehouse: Warehouse, s
     margin = timedelta(seconds=load_config().accounting.day_edge_margin_s)
     results = []
     for day in days_of(context.partition_time_window):
-        window = Window.for_day(day, margin)
+        window = source.window(day, margin)
         try:
             result = land(warehouse.lake, source, adapter.read(window), window=window, adapter=adapter.name,
                           payloads=adapter.payloads, scratch=scratch)
