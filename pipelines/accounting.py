@@ -18,6 +18,7 @@ INTERMEDIATE_MODELS = (
     "intermediate/int_samples_in_scope.sql",
     "intermediate/int_cost_intervals.sql",
     "intermediate/int_resources.sql",
+    "intermediate/int_cost_watched_hours.sql",
     "intermediate/int_spend_intervals.sql",
     "intermediate/int_interval_hours.sql",
     "intermediate/int_wakes.sql",

@@ -58,8 +58,8 @@ def fleets(draw):
         requests.append(request(f"q{number}", at(start), at(start + draw(st.integers(1, 3600))),
                                 resource_id=draw(st.sampled_from(RESOURCES)), model=draw(st.sampled_from(("m1", "m2"))),
                                 completion_tokens=draw(st.integers(0, 1000))))
-    # the export covers the whole span, so every hour is complete
-    cost_rows.append(cost_row(None, at(0), at(SPAN_S), "1", skipped="outside_map"))
+    # daily rows of another resource: the export covers the whole span, so every hour is complete
+    cost_rows += [cost_row(None, at(d * 86400), at((d + 1) * 86400), "1", skipped="outside_map") for d in range(3)]
     return cost_rows, events, requests
 
 

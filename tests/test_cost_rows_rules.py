@@ -49,9 +49,10 @@ def hour_rows(resource_id: str, first: int, last: int, billed: str, day: int = 1
     return [cost_row(resource_id, start + h * HOUR, start + (h + 1) * HOUR, billed) for h in range(first, last + 1)]
 
 
-def covering_rest(day: int = 10, days: int = 1) -> dict:
-    """Another resource's Usage (the rest of the bill) over whole days: the export covers them."""
-    return cost_row(None, t("00:00", day=day), t("00:00", day=day + days), "7.000000000", skipped="outside_map")
+def covering_rest(day: int = 10, days: int = 1) -> list[dict]:
+    """Another resource's daily Usage rows (the rest of the bill) over whole days: the export covers them."""
+    return [cost_row(None, t("00:00", day=day + i), t("00:00", day=day + i + 1), "7.000000000", skipped="outside_map")
+            for i in range(days)]
 
 
 def conservation(con, start: int = 10, end: int = 11) -> list[tuple]:
@@ -113,7 +114,7 @@ def test_a_row_across_midnight_is_split_over_its_whole_length_whichever_day_is_b
     # (before midnight): 0.444444445 + 0.555555556 = 1.000000001, cut alike by either day's build.
     load(con, cost_rows=[
         cost_row("r1", t("23:20", day=9), t("00:50"), "1.000000001"),
-        covering_rest(day=9, days=2),
+        *covering_rest(day=9, days=2),
     ])
     build(con, 10)
     hours = hourly(con, "r1")
@@ -142,7 +143,7 @@ def test_a_row_across_midnight_is_split_over_its_whole_length_whichever_day_is_b
 
 
 def test_a_correction_lands_in_its_own_charge_period_and_rebuilding_the_day_restates_it(con):
-    load(con, cost_rows=[cost_row("r1", t("10:00"), t("11:00"), "2.000000000"), covering_rest()])
+    load(con, cost_rows=[cost_row("r1", t("10:00"), t("11:00"), "2.000000000"), *covering_rest()])
     build(con)
     assert hourly(con, "r1")[t("10:00")]["spend"] == M(2)
 
@@ -170,7 +171,7 @@ def test_a_negative_resource_day_is_shared_among_its_models_exactly(con):
     # to the larger remainder (m1), and the sign is put back.
     load(con,
          cost_rows=[cost_row("r1", t("03:00"), t("04:00"), "-0.100000001", charge_class="Correction"),
-                    covering_rest()],
+                    *covering_rest()],
          requests=[request("a", t("03:10"), t("03:11"), model="m1", completion_tokens=1),
                    request("b", t("03:20"), t("03:21"), model="m2", completion_tokens=2)])
     build(con)
@@ -187,7 +188,7 @@ def test_a_negative_resource_day_is_shared_among_its_models_exactly(con):
 def test_two_rows_of_one_hour_add_up_and_its_seconds_count_once(con):
     # compute 1.20 and the attached volume 0.05, both Usage of r1 for 10:00-11:00
     load(con, cost_rows=[cost_row("r1", t("10:00"), t("11:00"), "1.200000000"),
-                         cost_row("r1", t("10:00"), t("11:00"), "0.050000000"), covering_rest()])
+                         cost_row("r1", t("10:00"), t("11:00"), "0.050000000"), *covering_rest()])
     build(con)
     row = hourly(con, "r1")[t("10:00")]
     assert (row["spend"], row["running_s"], row["spend_resolution_s"]) == (M("1.25"), M(3600), 3600)
@@ -250,6 +251,36 @@ def test_an_hour_the_export_does_not_cover_yet_is_dark_until_it_does(con):
     assert (tier["spend"], tier["billing_complete"]) == (M(12), True)
 
 
+def test_hours_whose_rows_were_never_landed_stay_dark_though_later_days_are_stored(con):
+    # The 10th was fetched when the export reached 10:00; the 11th was fetched whole later, but the
+    # 10th's late rows never were. Coverage comes from rows starting before an hour ends, so the
+    # 11th's rows do not make 10:00-24:00 of the 10th look complete with no money.
+    load(con, cost_rows=[*hour_rows("r1", 0, 9, "1"), *hour_rows("r1", 0, 23, "1", day=11)])
+    build(con)
+    hours = hourly(con, "r1")
+    assert [h.hour for h, r in hours.items() if not r["billing_complete"]] == list(range(10, 24))
+    # the export reaches past the day, so the stretch is closed at the day's end, with its length
+    assert rows(con, "marts.observability_gaps") == [
+        {"resource_id": "r1", "gap_start": t("10:00"), "gap_end": t("00:00", day=11), "seconds": M(50400)}]
+
+
+def test_an_hour_in_which_the_account_has_no_usage_row_is_dark(con):
+    # Nothing of the account starts in 10:00-12:00: the export says nothing about those hours.
+    load(con, cost_rows=[*hour_rows("r1", 0, 9, "1"), *hour_rows("r1", 12, 23, "1")])
+    build(con)
+    hours = hourly(con, "r1")
+    assert [h.hour for h, r in hours.items() if not r["billing_complete"]] == [10, 11]
+    assert rows(con, "marts.observability_gaps") == [
+        {"resource_id": "r1", "gap_start": t("10:00"), "gap_end": t("12:00"), "seconds": M(7200)}]
+
+
+def test_a_row_longer_than_a_day_says_nothing_of_how_far_the_export_has_got(con):
+    load(con, cost_rows=[*hour_rows("r1", 0, 9, "1"),
+                         cost_row(None, t("00:00"), t("00:00", day=12), "30", skipped="outside_map")])
+    build(con)
+    assert [h.hour for h, r in hourly(con, "r1").items() if not r["billing_complete"]] == list(range(10, 24))
+
+
 def test_coverage_is_per_billing_account(con):
     # r2's account is exported to midnight, r1's only to noon.
     load(con, cost_rows=[*hour_rows("r1", 0, 11, "1"), cost_row("r2", t("00:00"), t("00:00", day=11), "24",
@@ -260,7 +291,7 @@ def test_coverage_is_per_billing_account(con):
 
 
 def test_a_terminated_event_ends_watching(con):
-    load(con, cost_rows=[*hour_rows("r1", 0, 5, "1"), covering_rest()],
+    load(con, cost_rows=[*hour_rows("r1", 0, 5, "1"), *covering_rest()],
          events=[event("r1", t("09:00", day=9), "launched"), event("r1", t("05:30"), "terminated")])
     build(con)
     assert list(hourly(con, "r1")) == [t(f"{h:02d}:00") for h in range(6)]

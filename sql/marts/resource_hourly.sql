@@ -56,23 +56,16 @@ tokens AS (
     WHERE resource_id IS NOT NULL
     GROUP BY ALL
 ),
-watched_covered_hours AS (
-    -- rule 11: a watched hour inside the export's coverage is complete, with or without a row
-    SELECT r.resource_id, h.hour
-    FROM intermediate.resources AS r
-    JOIN intermediate.cost_coverage AS c USING (billing_account_id)
-    JOIN range_hours AS h
-      ON h.hour >= date_trunc('hour', r.first_row_start)
-     AND h.hour + INTERVAL 1 HOUR <= c.covered_until
-     AND (r.watched_until IS NULL OR h.hour < r.watched_until)
-    WHERE r.billing = 'cost_rows'
+watched_cost_hours AS (
+    -- rule 11: every watched hour has a row, complete (with or without a row of its own) or dark
+    SELECT resource_id, hour FROM intermediate.cost_watched_hours
 ),
 resource_hours AS (
     SELECT resource_id, hour FROM seconds
     UNION SELECT resource_id, hour FROM money
     UNION SELECT resource_id, hour FROM dark_hours
     UNION SELECT resource_id, hour FROM tokens
-    UNION SELECT resource_id, hour FROM watched_covered_hours
+    UNION SELECT resource_id, hour FROM watched_cost_hours
 ),
 joined AS (
     SELECT
