@@ -57,6 +57,9 @@ class CanonicalSource:
     # Whole days before its own that a day's fetch reads again, for sources whose rows arrive
     # late: the later fetch supersedes the earlier one's overlap in the lake (pipelines/lake_views.py).
     refetch_days_before: int = 0
+    # A column holding how many wire rows a stored row sums (cost rows are summed on landing), so a
+    # quarantined share compares wire rows with wire rows; None: each stored row is one.
+    wire_rows_column: str | None = None
 
     def window(self, day, margin):
         """The fetch window of `day`: the day widened by the day-edge margin, and back by
@@ -166,6 +169,7 @@ COST_ROWS = CanonicalSource(
     # An export reaches a day's last hours a day or so late (AWS and Azure refresh about daily):
     # the next night's fetch reads the day before again, and the marts rebuild it while it is dark.
     refetch_days_before=1,
+    wire_rows_column="export_rows",
     checks=(
         RowRule(
             "charge_period_end",
