@@ -157,9 +157,9 @@ def check_single_currency(con: duckdb.DuckDBPyConnection, days: DayRange, expect
         "  SELECT currency, resource_id, 'billing snapshots' AS billing FROM intermediate.samples_in_scope "
         "  WHERE sampled_at >= ? OR state <> 'terminated'"
         "  UNION ALL SELECT currency, resource_id, 'FOCUS cost rows' FROM intermediate.cost_intervals "
-        "  WHERE interval_end > ?"
+        "  WHERE interval_end > ? AND interval_start < ?"
         ") GROUP BY currency ORDER BY currency",
-        [days.start_at, days.start_at],
+        [days.start_at, days.start_at, days.end_at],
     ).fetchall()
     currencies = {currency: resources for currency, resources, _ in rows}
     sources = sorted({s for _, _, billing in rows for s in billing})
