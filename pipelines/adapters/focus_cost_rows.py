@@ -15,12 +15,11 @@ rows, of the days read.
 
 from __future__ import annotations
 
+import logging
 from collections import defaultdict
 from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, ClassVar
-
-import logging
 
 import polars as pl
 
