@@ -96,24 +96,24 @@ class FocusCostRowsAdapter:
         rows = export.rows.filter(on_days)
         rest = (rows.filter(pl.col("skipped").is_not_null())
                 .group_by("skipped", "charge_category", "currency")
-                .agg(pl.col("export_rows").sum().alias("rows"), pl.col("nanos").sum())
+                .agg(pl.col("export_rows").sum().alias("rows"), pl.col("billed").sum())
                 .sort("skipped", "charge_category", "currency"))
         spend = rows.filter(pl.col("skipped").is_null())
         rejected = export.rejected.filter(on_days | pl.col("charge_period_start").is_null())
-        table = [f"| {r['skipped']} | {r['charge_category']} | {r['rows']:,} | {_money(r['nanos'])} {r['currency']} |"
+        table = [f"| {r['skipped']} | {r['charge_category']} | {r['rows']:,} | {_money(r['billed'])} {r['currency']} |"
                  for r in rest.iter_rows(named=True)]
-        superseded = [f"| {r['file']} | {r['rows']:,} | {_money(r['nanos'])} |"
+        superseded = [f"| {r['file']} | {r['rows']:,} | {_money(r['billed'])} |"
                       for r in export.superseded.iter_rows(named=True)]
-        by_category: dict[str, int] = defaultdict(int)
+        by_category: dict[str, Decimal] = defaultdict(Decimal)
         for r in rest.iter_rows(named=True):
-            by_category[r["charge_category"]] += r["nanos"]
+            by_category[r["charge_category"]] += r["billed"]
         return {
             "export_files": len(export.files),
             "export_rows_read": export.rows_read,
             "spend_rows": int(spend["export_rows"].sum() or 0),
-            "spend_billed_cost": _money(int(spend["nanos"].sum() or 0)),
+            "spend_billed_cost": _money(spend["billed"].sum()),
             "rest_of_bill_rows": int(rest["rows"].sum() or 0),
-            "rest_of_bill_billed_cost": _money(int(rest["nanos"].sum() or 0)),
+            "rest_of_bill_billed_cost": _money(rest["billed"].sum()),
             **{f"rest_of_bill_{c.lower()}": _money(n) for c, n in sorted(by_category.items())},
             "rejected_rows": rejected.height,
             "superseded_rows": int(export.superseded["rows"].sum() or 0),
@@ -124,6 +124,6 @@ class FocusCostRowsAdapter:
         }
 
 
-def _money(nanos: int | None) -> str:
-    return str((Decimal(int(nanos or 0)) * NANO).quantize(NANO))
+def _money(amount: Decimal | None) -> str:
+    return str((amount or Decimal(0)).quantize(NANO))
 

@@ -17,7 +17,7 @@ import polars as pl
 
 from models.focus import CHARGE_CATEGORIES
 from pipelines.adapters.focus_files import ExportFile, FocusExportError
-from pipelines.adapters.focus_values import instant_of_column, number_text, with_nanos
+from pipelines.adapters.focus_values import instant_of_column, money_of_text, money_problem, number_text, per_distinct
 
 REQUIRED = (
     "BillingAccountId", "BillingPeriodStart", "ChargePeriodStart", "ChargePeriodEnd", "ChargeCategory",
@@ -26,10 +26,14 @@ REQUIRED = (
 OPTIONAL = ("ChargeClass", "ResourceId", "PricingCategory")
 NULL_TEXTS = ["NULL", "null", ""]
 FILE, ROWNUM = "_file", "_rownum"
+BROKEN = "_broken"  # true on a row that breaks a rule (`_problems` says which first)
 # A CSV line with more fields than the header would shift values into the wrong columns, and
 # polars drops the extra fields silently when only some columns are read: one column past the
 # header catches them, and such a row is rejected.
 EXTRA = "_extra_field"
+# What `worded` reads besides the typed columns: the text as written, to quote in a reason.
+WORDING = ("BillingPeriodStart", "ChargePeriodStart", "ChargePeriodEnd", EXTRA, "_category_text", "_class_text",
+           "_cost_text", "_cost_unusable")
 TEXT = "%Y-%m-%dT%H:%M:%SZ"
 
 
@@ -76,41 +80,62 @@ def _open(file: ExportFile, null_values: list[str] | None) -> pl.LazyFrame:
 
 
 def typed(frame: pl.LazyFrame) -> pl.LazyFrame:
-    """`scan`'s columns typed, with `_problem_field`/`_problem_reason` on rows that break a rule."""
+    """`scan`'s columns typed, with `_broken`: whether the row breaks a rule."""
     schema = frame.collect_schema()
 
-    def text(name: str) -> pl.Expr:
-        value = pl.col(name) if schema[name] == pl.String else pl.col(name).cast(pl.String)
-        value = value.str.strip_chars()
-        return pl.when(value.is_in(NULL_TEXTS)).then(None).otherwise(value)
+    def text(name: str, then=None, distinct: bool = True) -> pl.Expr:
+        """The column as text: stripped, `NULL`/`null`/empty as null, then `then`; worked out per
+        distinct value, unless the column has about as many as rows (ResourceId, BilledCost)."""
+        def build(base: pl.Expr) -> pl.Expr:
+            value = (base if schema[name] == pl.String else base.cast(pl.String)).str.strip_chars()
+            value = pl.when(value.is_in(NULL_TEXTS)).then(None).otherwise(value)
+            return value if then is None else then(value)
 
-    category_text, class_text = text("ChargeCategory"), text("ChargeClass")
+        return per_distinct(pl.col(name), build(pl.col("value")), pl.String) if distinct else build(pl.col(name))
+
+    categories = {c.lower(): c for c in CHARGE_CATEGORIES}
     frame = frame.with_columns(
         text("BillingAccountId").alias("billing_account_id"),
         instant_of_column(pl.col("BillingPeriodStart"), schema["BillingPeriodStart"]).alias("billing_period_start"),
         instant_of_column(pl.col("ChargePeriodStart"), schema["ChargePeriodStart"]).alias("charge_period_start"),
         instant_of_column(pl.col("ChargePeriodEnd"), schema["ChargePeriodEnd"]).alias("charge_period_end"),
-        category_text.alias("_category_text"),
-        category_text.str.to_lowercase().replace_strict(
-            {c.lower(): c for c in CHARGE_CATEGORIES}, default=None, return_dtype=pl.String).alias("charge_category"),
-        class_text.alias("_class_text"),
-        pl.when(class_text.str.to_lowercase() == "correction").then(pl.lit("Correction")).alias("charge_class"),
-        text("ResourceId").alias("focus_resource_id"),
-        text("PricingCategory").str.to_lowercase().alias("pricing_category"),
-        text("BillingCurrency").str.to_uppercase().alias("currency"),
-        text("BilledCost").alias("_cost_text") if schema["BilledCost"] == pl.String
-        else number_text(pl.col("BilledCost"), schema["BilledCost"]).alias("_cost_text"),
+        text("ChargeCategory").alias("_category_text"),
+        text("ChargeCategory", lambda v: v.str.to_lowercase().replace_strict(
+            categories, default=None, return_dtype=pl.String)).alias("charge_category"),
+        text("ChargeClass").alias("_class_text"),
+        text("ChargeClass", lambda v: pl.when(v.str.to_lowercase() == "correction").then(pl.lit("Correction"))
+             ).alias("charge_class"),
+        text("ResourceId", distinct=False).alias("focus_resource_id"),
+        text("PricingCategory", lambda v: v.str.to_lowercase()).alias("pricing_category"),
+        text("BillingCurrency", lambda v: v.str.to_uppercase()).alias("currency"),
+        (text("BilledCost", distinct=False) if schema["BilledCost"] == pl.String
+         else number_text(pl.col("BilledCost"), schema["BilledCost"])).alias("_cost_text"),
     )
-    frame = with_nanos(frame, "_cost_text", "nanos", "_cost_problem")
-    problems = _problems(schema)
-    field_chain = reason_chain = None
-    for name, broken, reason in problems:
+    billed, cost_unusable = money_of_text(pl.col("_cost_text"))
+    frame = frame.with_columns(billed.alias("billed"), cost_unusable.alias("_cost_unusable"))
+    # Whether a row breaks a rule: cheap tests on millions of rows. Which rule first, in words
+    # (timestamps written out), is worked out by `worded` for the few rows that break one.
+    start, end = pl.col("charge_period_start"), pl.col("charge_period_end")
+    broken = pl.any_horizontal(
+        pl.col(EXTRA).is_not_null(), pl.col("billing_account_id").is_null(),
+        pl.col("billing_period_start").is_null(), start.is_null(), end.is_null(), end < start,
+        pl.col("charge_category").is_null(), pl.col("_class_text").is_not_null() & pl.col("charge_class").is_null(),
+        pl.col("_cost_text").is_null(), pl.col("_cost_unusable"), pl.col("currency").is_null(),
+        per_distinct(pl.col("currency"), ~pl.col("value").str.contains("^[A-Z]{3}$"), pl.Boolean),
+    )
+    return frame.with_columns(broken.fill_null(False).alias(BROKEN))
+
+
+def worded(frame: pl.DataFrame, schema: pl.Schema) -> pl.DataFrame:
+    """Rows `typed` found broken, with `_problem_field` and `_problem_reason`: the first rule each
+    breaks, in FOCUS column order. `schema` is the file's (`scan`'s): how its columns are written."""
+    field = reason = None
+    for name, broken, words in _problems(schema):
         broken = broken.fill_null(False)
-        field_chain = (pl.when(broken) if field_chain is None else field_chain.when(broken)).then(pl.lit(name))
-        reason_chain = (pl.when(broken) if reason_chain is None else reason_chain.when(broken)).then(reason)
-    return frame.with_columns(
-        field_chain.otherwise(None).alias("_problem_field"), reason_chain.otherwise(None).alias("_problem_reason"),
-    )
+        field = (pl.when(broken) if field is None else field.when(broken)).then(pl.lit(name))
+        reason = (pl.when(broken) if reason is None else reason.when(broken)).then(words)
+    return frame.with_columns(field.otherwise(None).alias("_problem_field"),
+                              reason.otherwise(None).alias("_problem_reason"))
 
 
 def _problems(schema: pl.Schema) -> list[tuple[str, pl.Expr, pl.Expr]]:
@@ -140,7 +165,7 @@ def _problems(schema: pl.Schema) -> list[tuple[str, pl.Expr, pl.Expr]]:
         ("ChargeClass", pl.col("_class_text").is_not_null() & pl.col("charge_class").is_null(),
          pl.lit("ChargeClass is not Correction: ") + pl.col("_class_text")),
         ("BilledCost", pl.col("_cost_text").is_null(), pl.lit("BilledCost is missing")),
-        ("BilledCost", pl.col("_cost_problem").is_not_null(), pl.lit("BilledCost ") + pl.col("_cost_problem")),
+        ("BilledCost", pl.col("_cost_unusable"), pl.lit("BilledCost ") + money_problem(pl.col("_cost_text"))),
         ("BillingCurrency", pl.col("currency").is_null(), pl.lit("BillingCurrency is missing")),
         ("BillingCurrency", ~pl.col("currency").str.contains("^[A-Z]{3}$"),
          pl.lit("BillingCurrency is not an ISO 4217 code: ") + pl.col("currency")),
