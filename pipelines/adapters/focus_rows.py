@@ -23,7 +23,6 @@ import polars as pl
 
 from pipelines.adapters.focus_files import ExportFile, FocusExportError
 from pipelines.adapters.focus_read import BROKEN, FILE, ROWNUM, WORDING, original_columns, scan, typed, worded
-from pipelines.adapters.focus_values import MONEY
 from pipelines.sources.frames import ORIGIN, PAYLOAD, PROBLEM_FIELD, PROBLEM_REASON, ROW
 from pipelines.sources.registry import MAX_COST_ROW_DAYS, SOURCES
 from pipelines.sources.resource_map import ResourceMap
