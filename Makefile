@@ -25,8 +25,10 @@ dev: $(VENV)/.installed
 	$(BIN)/dg dev
 
 # Not part of `make test`: generates (and caches) up to a 10 M-request day; about 7 minutes.
+# bench.focus: the FOCUS adapter on a month of hourly rows (144,000) and on a 5 M-row export.
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run --requests-per-day $(or $(SCALES),1000000 3000000 10000000)
+	$(BIN)/python -m bench.focus
 	$(MAKE) bench-litellm
 
 # A 10 M-request day read from LiteLLM's PostgreSQL beside the contract-API ingest of the same day

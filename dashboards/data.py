@@ -69,7 +69,7 @@ RESOURCES = """
 SELECT resource_id, any_value(tier) AS tier, min(hour) AS first_hour, max(hour) AS last_hour
 FROM marts.resource_hourly GROUP BY resource_id ORDER BY tier, resource_id
 """
-QUARANTINE_SOURCES = ("requests", "billing_snapshots", "fleet_events")
+QUARANTINE_SOURCES = ("requests", "billing_snapshots", "fleet_events", "cost_rows")
 RECONCILIATION = """
 SELECT billing_period, status, count(*) AS rows, sum(snapshot_spend) AS snapshot_spend,
        sum(invoiced_cost) AS invoiced_cost, sum(variance) AS variance

@@ -17,6 +17,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, NonNegativeInt
 
 SnapshotState = Literal["running", "hibernated", "stopped", "terminated"]
 PriceModel = Literal["spot", "on_demand", "reserved"]
+ChargeCategory = Literal["Usage", "Purchase", "Tax", "Credit", "Adjustment"]
+SkippedReason = Literal["no_resource", "outside_map", "not_usage"]
 FleetEventKind = Literal[
     "launched", "wake_requested", "engine_ready", "hibernated", "spot_interrupted", "terminated"
 ]
@@ -105,6 +107,45 @@ class EngineTokenSample(_Row):
     )
 
 
+class CostRow(_Row):
+    """Rows of a cloud's FOCUS cost-and-usage export (DESIGN.md rule 11), summed on landing.
+
+    A row with a `resource_id` is spend: the `BilledCost` of the export's `Usage` rows whose
+    `ResourceId` the resource map maps at `ChargePeriodStart`, summed per resource, charge period,
+    charge class and currency. A row without one is the rest of the cloud bill, summed per billing
+    account, charge period, category and why it is skipped: it never funds a replica, and is kept
+    so the run can report it and so coverage (the export's latest `ChargePeriodEnd`) is known."""
+
+    charge_period_start: AwareDatetime = Field(description="FOCUS ChargePeriodStart: inclusive start of the charge.")
+    charge_period_end: AwareDatetime = Field(description="FOCUS ChargePeriodEnd: exclusive end of the charge.")
+    billing_account_id: str = Field(min_length=1, description="FOCUS BillingAccountId; coverage is per account.")
+    billing_period_start: AwareDatetime = Field(description="FOCUS BillingPeriodStart: the invoice the rows are on.")
+    charge_category: ChargeCategory = Field(description="FOCUS ChargeCategory: Usage, Purchase, Tax, Credit or Adjustment.")
+    charge_class: Literal["Correction"] | None = Field(
+        default=None, description="FOCUS ChargeClass: `Correction` (of a previously invoiced period) or null."
+    )
+    resource_id: str | None = Field(
+        default=None, description="The mapped resource; null on rows of the rest of the bill (never a replica's spend)."
+    )
+    tier: str | None = Field(default=None, description="The resource's tier, from its [[resource_map]] entry.")
+    gpu_type: str | None = Field(default=None, description="From the resource map, if it gives one.")
+    gpu_count: int | None = Field(default=None, ge=0, description="From the resource map, if it gives one.")
+    price_model: PriceModel | None = Field(
+        default=None,
+        description="From the resource map, else PricingCategory: Standard on_demand, Dynamic spot, Committed reserved.",
+    )
+    billed_cost: Decimal = Field(
+        description="Sum of the rows' BilledCost, each rounded half-even to 9 decimals once; any sign."
+    )
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="FOCUS BillingCurrency (ISO 4217).")
+    export_rows: int = Field(ge=1, description="How many export rows were summed into this row.")
+    skipped: SkippedReason | None = Field(
+        default=None,
+        description="Null on spend; else why the rows are the rest of the bill: no_resource (no ResourceId), "
+        "outside_map (a resource the map does not hold), not_usage (a mapped resource's Tax, Credit, ...).",
+    )
+
+
 RowT = TypeVar("RowT")
 
 
@@ -119,6 +160,7 @@ SOURCE_MODELS: dict[str, type[_Row]] = {
     "billing_snapshots": BillingSnapshot,
     "requests": RequestLog,
     "fleet_events": FleetEvent,
+    "cost_rows": CostRow,
 }
 
 

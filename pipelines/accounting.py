@@ -24,6 +24,10 @@ class CurrencyMixError(ValueError):
     """More than one billing currency without a configured conversion (rule 10)."""
 
 
+class BillingSourceMixError(ValueError):
+    """A resource billed both by sampled cumulative bills and by cost rows in one build."""
+
+
 @dataclass(frozen=True)
 class DayRange:
     """Whole UTC days [start, end)."""
@@ -107,6 +111,7 @@ def build_marts(con: duckdb.DuckDBPyConnection, days: DayRange, settings: Accoun
     intermediate, marts = ordered("intermediate", con=con), ordered("marts", INVOICE_MARTS, con=con)
     for model in intermediate:  # each after the models it reads (pipelines/sql_models.py)
         run_sql_file(con, model, params)
+    check_single_billing_source(con)
     check_single_currency(con, days, settings.currency)
     con.execute("BEGIN TRANSACTION")
     try:
@@ -139,17 +144,39 @@ def widen_to_unfinished_day_before(con: duckdb.DuckDBPyConnection, days: DayRang
     return DayRange(before.start, days.end) if unfinished else days
 
 
+def check_single_billing_source(con: duckdb.DuckDBPyConnection) -> None:
+    """A resource takes its spend from one billing source: summing its samples and its cost rows
+    would count its money twice, and picking one silently would drop the other's."""
+    both = [r for (r,) in con.execute(
+        "SELECT resource_id FROM intermediate.resources GROUP BY resource_id HAVING count(DISTINCT billing) > 1 "
+        "ORDER BY resource_id"
+    ).fetchall()]
+    if both:
+        listed = ", ".join(both[:10]) + (" …" if len(both) > 10 else "")
+        raise BillingSourceMixError(
+            f"resources billed both by billing snapshots and by FOCUS cost rows in the days built: {listed} "
+            "(one resource takes its spend from one billing source: map the FOCUS ResourceId to another "
+            "resource_id in [[resource_map]], or keep one source's rows for those days)"
+        )
+
+
 def check_single_currency(con: duckdb.DuckDBPyConnection, days: DayRange, expected: str | None) -> None:
     rows = con.execute(
-        # the samples that bill the range: a resource terminated before it bills nothing in it
-        "SELECT currency, list(DISTINCT resource_id ORDER BY resource_id) FROM intermediate.samples_in_scope "
-        "WHERE sampled_at >= ? OR state <> 'terminated' GROUP BY currency ORDER BY currency",
-        [days.start_at],
+        # the samples that bill the range: a resource terminated before it bills nothing in it;
+        # the cost rows whose period reaches into the range (rule 11)
+        "SELECT currency, list(DISTINCT resource_id ORDER BY resource_id), list(DISTINCT billing) FROM ("
+        "  SELECT currency, resource_id, 'billing snapshots' AS billing FROM intermediate.samples_in_scope "
+        "  WHERE sampled_at >= ? OR state <> 'terminated'"
+        "  UNION ALL SELECT currency, resource_id, 'FOCUS cost rows' FROM intermediate.cost_intervals "
+        "  WHERE interval_end > ? AND interval_start < ?"
+        ") GROUP BY currency ORDER BY currency",
+        [days.start_at, days.start_at, days.end_at],
     ).fetchall()
-    currencies = {currency: resources for currency, resources in rows}
+    currencies = {currency: resources for currency, resources, _ in rows}
+    sources = sorted({s for _, _, billing in rows for s in billing})
     allowed = {expected} if expected else set(list(currencies)[:1])
     if len(currencies) > 1 or not set(currencies) <= allowed:
         detail = "; ".join(f"{c}: {', '.join(r[:10])}{' …' if len(r) > 10 else ''}" for c, r in currencies.items())
         raise CurrencyMixError(
-            f"billing snapshots mix currencies without a configured conversion ({detail})"
+            f"{' and '.join(sources) or 'billing'} mix currencies without a configured conversion ({detail})"
         )

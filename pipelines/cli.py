@@ -17,6 +17,8 @@ from pathlib import Path
 from pipelines.runner import NOT_PUBLISHED, PUBLISHED, run_days
 
 DEMO_WAREHOUSE = "var/demo/invoice_true.duckdb"
+# The FOCUS form keeps its own warehouse and lake: one resource takes its spend from one billing source.
+DEMO_FOCUS_FOLDER = "var/demo-focus"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="materialise every UTC day of [start, end) and publish WAREHOUSE_PATH")
     run.add_argument("--start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
     run.add_argument("--end", type=date.fromisoformat, required=True, help="day after the last, YYYY-MM-DD")
-    commands.add_parser("demo", help="serve the bundled fixture fleet on loopback, run all its days, print $/Mtok")
+    demo_command = commands.add_parser(
+        "demo", help="serve the bundled fixture fleet on loopback, run all its days, print $/Mtok")
+    demo_command.add_argument(
+        "--billing", choices=("snapshots", "focus"), default="snapshots",
+        help="snapshots: the billing API's cumulative samples (default); focus: the same bills written as an "
+        "hourly FOCUS export (rule 11), read by the focus_cost_rows adapter")
     doctor = commands.add_parser("doctor", help="check the configuration and probe each source (rows in the last hour)")
     doctor.add_argument("--at", type=instant, default=None,
                         help="count the hour before this RFC 3339 instant instead of now, e.g. 2026-11-30T11:00:00Z")
@@ -40,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         return run_doctor(now=args.at)
     if args.command == "run":
         return report(run_days(args.start, args.end))
-    return demo()
+    return demo(args.billing)
 
 
 def instant(text: str) -> datetime:
@@ -65,12 +72,14 @@ def report(outcome) -> int:
     return outcome.exit_code
 
 
-def demo() -> int:
+def demo(billing: str = "snapshots") -> int:
     from fixtures.fleet import default_week
     from fixtures.server import FixtureServer
     from pipelines.demo_report import print_demo_table
 
     fleet = default_week()
+    if billing == "focus":
+        use_focus_export(fleet)
     token = secrets.token_urlsafe(24)
     server = FixtureServer(fleet, token=token).start()
     try:
@@ -92,6 +101,23 @@ def demo() -> int:
         print_demo_table(published)
         print(f"Dashboard: {dashboard_path_for(published)}")
     return report(outcome)
+
+
+def use_focus_export(fleet) -> None:
+    """Write the fleet's billing as an hourly FOCUS export and a configuration that reads it, and
+    point this process at them (INVOICE_TRUE_CONFIG); requests and events stay on the demo server."""
+    from fixtures.wires.focus import config_text, write_export
+    from pipelines.config import CONFIG_ENV, load_config
+
+    folder = Path(DEMO_FOCUS_FOLDER).resolve()
+    export = write_export(fleet, folder / "export")
+    config = folder / "invoice-true.toml"
+    config.write_text(config_text(export, export.parquet.parent))
+    os.environ[CONFIG_ENV] = str(config)
+    os.environ.setdefault("WAREHOUSE_PATH", str(folder / "invoice_true.duckdb"))
+    load_config.cache_clear()
+    print(f"billing from the FOCUS export at {export.parquet.parent} ({export.rows.height:,} resource-hours; "
+          f"configuration {config})")
 
 
 if __name__ == "__main__":

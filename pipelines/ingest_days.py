@@ -17,7 +17,6 @@ from concurrent.futures import ProcessPoolExecutor
 from datetime import date, timedelta
 from pathlib import Path
 
-from pipelines.adapters.base import Window
 from pipelines.lake import Lake
 from pipelines.landing import IngestResult, land
 from pipelines.sources.registry import SOURCES
@@ -32,7 +31,7 @@ def ingest_workers(days: int) -> int:
 def land_day(adapter, source_name: str, day: date, margin_s: int, lake: Lake, scratch: Path,
              memory_limit: str = "2GB", on_frame: Callable | None = None) -> IngestResult:
     source = SOURCES[source_name]
-    window = Window.for_day(day, timedelta(seconds=margin_s))
+    window = source.window(day, timedelta(seconds=margin_s))  # back a day where a source is refetched
     try:
         return land(lake, source, adapter.read(window), window=window, adapter=adapter.name,
                     payloads=adapter.payloads, scratch=scratch, memory_limit=memory_limit, on_frame=on_frame)

@@ -33,6 +33,12 @@ REQUEST_COLUMNS = (
     "status", "error", "prompt_tokens", "completion_tokens", "cached_tokens", "api_key_id",
 )
 EVENT_COLUMNS = ("at", "resource_id", "tier", "event")
+COST_ROW_COLUMNS = (
+    "charge_period_start", "charge_period_end", "billing_account_id", "billing_period_start", "charge_category",
+    "charge_class", "resource_id", "tier", "gpu_type", "gpu_count", "price_model", "billed_cost", "currency",
+    "export_rows", "skipped",
+)
+ACCOUNT = "acct-1"
 
 
 def t(hms: str, day: int = DAY) -> datetime:
@@ -132,6 +138,46 @@ def event(resource_id: str, at: datetime, name: str, *, tier: str = TIER) -> dic
     return {"at": at, "resource_id": resource_id, "tier": tier, "event": name}
 
 
+def cost_row(
+    resource_id: str | None,
+    start: datetime,
+    end: datetime,
+    billed: str | Decimal,
+    *,
+    category: str = "Usage",
+    charge_class: str | None = None,
+    skipped: str | None = None,
+    account: str = ACCOUNT,
+    period_start: datetime = PERIOD_START,
+    tier: str | None = TIER,
+    gpu_type: str | None = "H100-SXM-80GB",
+    gpu_count: int | None = 1,
+    price_model: str | None = "on_demand",
+    currency: str = "USD",
+    export_rows: int = 1,
+) -> dict[str, Any]:
+    """A landed cost row (rule 11): a mapped resource's Usage by default. A row of the rest of the
+    bill has resource_id None and `skipped` set (its tier and GPU fields are then dropped)."""
+    rest = resource_id is None
+    return {
+        "charge_period_start": start,
+        "charge_period_end": end,
+        "billing_account_id": account,
+        "billing_period_start": period_start,
+        "charge_category": category,
+        "charge_class": charge_class,
+        "resource_id": resource_id,
+        "tier": None if rest else tier,
+        "gpu_type": None if rest else gpu_type,
+        "gpu_count": None if rest else gpu_count,
+        "price_model": None if rest else price_model,
+        "billed_cost": money(billed),
+        "currency": currency,
+        "export_rows": export_rows,
+        "skipped": skipped if rest else None,
+    }
+
+
 def warehouse(directory: Path | None, name: str = "warehouse.duckdb") -> duckdb.DuckDBPyConnection:
     """A fresh DuckDB file in `directory` (in memory when None) with the mart schemas, and raw and
     quarantine as plain tables (the pipeline reads them as views over its lake)."""
@@ -214,6 +260,7 @@ def load(
     snapshots: Iterable[dict] = (),
     requests: Iterable[dict] = (),
     events: Iterable[dict] = (),
+    cost_rows: Iterable[dict] = (),
 ) -> None:
     """Append rows to raw.* in one transaction (the raw layer is already deduplicated upstream)."""
     con.execute("BEGIN TRANSACTION")
@@ -221,6 +268,7 @@ def load(
         _insert(con, "raw.billing_snapshots", SNAPSHOT_COLUMNS, snapshots)
         _insert(con, "raw.requests", REQUEST_COLUMNS, requests)
         _insert(con, "raw.fleet_events", EVENT_COLUMNS, events)
+        _insert(con, "raw.cost_rows", COST_ROW_COLUMNS, cost_rows)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")

@@ -49,7 +49,7 @@ def clean_rows() -> dict[str, list[tuple]]:
     hourly = [
         (at(h, 0), "r1", "h100-class", "H100-SXM-80GB", "spot", Decimal("3600"), Decimal("1000"), Decimal("2500"),
          Decimal("100"), Decimal("0"), Decimal("1.2"), Decimal("0.3"), Decimal("0.8"), Decimal("0.1"), Decimal("0"),
-         5000, 100, 10, Decimal("0.694444444"), Decimal("1.5"), True)
+         5000, 100, 10, Decimal("0.694444444"), Decimal("1.5"), True, 60)
         for h in range(3)
     ]
     daily = [

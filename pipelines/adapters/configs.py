@@ -114,6 +114,12 @@ class FocusCostRowsConfig(AdapterConfig):
 
     adapter: Literal["focus_cost_rows"] = "focus_cost_rows"
     path: str = Field(description="A file, a folder or a glob of the export's files.")
+    # Rule 11: where several deliveries hold one billing account and period, only the newest is read.
+    # A manifest (AWS, Azure) names a delivery's files; without one, a delivery is a file, or, for an
+    # export sharded without a manifest (BigQuery EXPORT DATA to a wildcard URI), a folder.
+    delivery: Literal["file", "folder"] = Field(
+        "file", description="Without a manifest, what one delivery is: a file, or every file of one folder."
+    )
 
 
 class PrometheusConfig(AdapterConfig):

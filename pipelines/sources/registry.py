@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import polars as pl
 from pydantic import BaseModel
 
-from models.sources import BillingSnapshot, EngineTokenSample, FleetEvent, RequestLog
+from models.sources import BillingSnapshot, CostRow, EngineTokenSample, FleetEvent, RequestLog
 from pipelines.sources.columns import Column, columns_of
 
 ISO_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -54,6 +54,22 @@ class CanonicalSource:
     # Whether each resource's first and last row of a day is kept apart, so a build finds
     # "the row before the day, however far back" without reading old days (rule 1).
     carries_edges: bool = False
+    # Whole days before its own that a day's fetch reads again, for sources whose rows arrive
+    # late: the later fetch supersedes the earlier one's overlap in the lake (pipelines/lake_views.py).
+    refetch_days_before: int = 0
+    # A column holding how many wire rows a stored row sums (cost rows are summed on landing), so a
+    # quarantined share compares wire rows with wire rows; None: each stored row is one.
+    wire_rows_column: str | None = None
+
+    def window(self, day, margin):
+        """The fetch window of `day`: the day widened by the day-edge margin, and back by
+        `refetch_days_before` whole days."""
+        from datetime import timedelta
+
+        from pipelines.adapters.base import Window
+
+        plain = Window.for_day(day, margin)
+        return Window(day, plain.start - timedelta(days=self.refetch_days_before), plain.end)
 
     @property
     def columns(self) -> tuple[Column, ...]:
@@ -145,9 +161,51 @@ ENGINE_TOKEN_SAMPLES = CanonicalSource(
     label="instance || ' {' || series || '} at ' || strftime(\"at\", '%Y-%m-%dT%H:%M:%SZ')",
 )
 
+COST_ROWS = CanonicalSource(
+    name="cost_rows",
+    role="billing",
+    model=CostRow,
+    key=(),  # never deduplicated: rows of one resource and period add up (rule 11)
+    day_column="charge_period_start",
+    description="A cloud's FOCUS cost-and-usage export (rule 11): mapped Usage rows summed per resource, "
+    "charge period and charge class (spend), and the rest of the bill summed per billing account, category "
+    "and charge period (resource_id null, never spend). Belongs to the UTC day of charge_period_start.",
+    label="coalesce(resource_id, billing_account_id) || ' ' || strftime(charge_period_start, '%Y-%m-%dT%H:%M:%SZ')",
+    # A day's spend comes from rows that start up to 31 days before it (a daily row, a row across
+    # midnight, a month-long row); the adapter refuses mapped Usage rows longer than that.
+    read_days_before=31,
+    # Coverage (the export's latest ChargePeriodEnd per billing account) looks past the day.
+    read_days_after=1,
+    # A resource's rows before the days read say it is watched; edges keep its last one.
+    carries_edges=True,
+    # An export reaches a day's last hours a day or so late (AWS and Azure refresh about daily):
+    # the next night's fetch reads the day before again, and the marts rebuild it while it is dark.
+    refetch_days_before=1,
+    wire_rows_column="export_rows",
+    checks=(
+        RowRule(
+            "charge_period_end",
+            lambda: pl.col("charge_period_end") < pl.col("charge_period_start"),
+            lambda: pl.lit("charge_period_end ") + _timestamp_text("charge_period_end")
+            + pl.lit(" is before charge_period_start ") + _timestamp_text("charge_period_start"),
+        ),
+        RowRule(
+            "charge_period_end",
+            lambda: (pl.col("charge_period_end") == pl.col("charge_period_start")) & pl.col("skipped").is_null(),
+            lambda: pl.lit("charge_period_end equals charge_period_start: spend over no time cannot be placed"),
+        ),
+        RowRule(
+            "tier",
+            lambda: pl.col("resource_id").is_not_null() & pl.col("tier").is_null(),
+            lambda: pl.lit("tier is missing: a resource's cost rows take their tier from the resource map"),
+        ),
+    ),
+)
+
 SOURCES: dict[str, CanonicalSource] = {
-    s.name: s for s in (BILLING_SNAPSHOTS, REQUESTS, FLEET_EVENTS, ENGINE_TOKEN_SAMPLES)
+    s.name: s for s in (BILLING_SNAPSHOTS, REQUESTS, FLEET_EVENTS, COST_ROWS, ENGINE_TOKEN_SAMPLES)
 }
+MAX_COST_ROW_DAYS = COST_ROWS.read_days_before
 
 
 def create_raw_tables(con) -> None:

@@ -1,6 +1,36 @@
 -- Rule 8, asserted after every build: one row per broken identity in the range, none when
--- every nanodollar landed exactly once and every resource-hour's parts add up.
-WITH interval_money AS (
+-- every nanodollar landed exactly once and every resource-hour's parts add up. Rule 11: every
+-- BilledCost of a mapped Usage row inside the range lands in its hours, and each interval's
+-- hours add up to the interval.
+WITH cost_rows_in_range AS (
+    SELECT CAST(coalesce(sum(billed_cost), 0) * 1000000000 AS HUGEINT) AS nanos
+    FROM raw.cost_rows
+    WHERE skipped IS NULL AND resource_id IS NOT NULL
+      AND charge_period_start >= $range_start AND charge_period_end <= $range_end
+),
+cost_rows_landed AS (
+    SELECT coalesce(sum(piece_nanos), 0) AS nanos
+    FROM intermediate.interval_hours
+    WHERE billing = 'cost_rows' AND interval_start >= $range_start AND interval_end <= $range_end
+),
+split_intervals AS (
+    -- intervals inside the range whose hours do not add up to their money
+    SELECT i.resource_id, i.interval_start, i.interval_end, i.spend_nanos, coalesce(sum(h.piece_nanos), 0) AS landed
+    FROM intermediate.spend_intervals AS i
+    LEFT JOIN intermediate.interval_hours AS h USING (resource_id, interval_start, interval_end)
+    WHERE i.interval_start >= $range_start AND i.interval_end <= $range_end
+    GROUP BY ALL
+    HAVING i.spend_nanos <> coalesce(sum(h.piece_nanos), 0)
+),
+piece_parts AS (
+    -- hour-pieces whose states do not add up to the piece
+    SELECT h.resource_id, h.interval_start, h.hour, h.piece_nanos, coalesce(sum(s.nanos), 0) AS parts
+    FROM intermediate.interval_hours AS h
+    LEFT JOIN intermediate.piece_state_spend AS s USING (resource_id, interval_start, interval_end, hour)
+    GROUP BY ALL
+    HAVING h.piece_nanos <> coalesce(sum(s.nanos), 0)
+),
+interval_money AS (
     SELECT coalesce(sum(piece_nanos), 0) AS nanos FROM intermediate.interval_hours
 ),
 hourly AS (
@@ -23,7 +53,20 @@ tier_totals AS (
         sum(completion_tokens) FILTER (WHERE model <> '*') AS model_tokens
     FROM daily GROUP BY ALL
 )
-SELECT 'snapshot spend in the range vs resource_hourly' AS identity,
+SELECT 'mapped Usage BilledCost inside the range vs its hours' AS identity,
+       (c.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS expected,
+       (l.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS actual
+FROM cost_rows_in_range AS c, cost_rows_landed AS l WHERE c.nanos <> l.nanos
+UNION ALL
+SELECT 'interval hours = interval, ' || resource_id || ' ' || interval_start::VARCHAR,
+       (spend_nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR, (landed::DECIMAL(38, 0) * 0.000000001)::VARCHAR
+FROM split_intervals
+UNION ALL
+SELECT 'piece states = piece, ' || resource_id || ' ' || interval_start::VARCHAR || ' hour ' || hour::VARCHAR,
+       (piece_nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR, (parts::DECIMAL(38, 0) * 0.000000001)::VARCHAR
+FROM piece_parts
+UNION ALL
+SELECT 'snapshot spend in the range vs resource_hourly',
        (i.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS expected,
        (h.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS actual
 FROM interval_money AS i, hourly_money AS h WHERE i.nanos <> h.nanos

@@ -2,10 +2,11 @@
 -- IngestResult: fetched = kept + quarantined + identical copies collapsed).
 -- A day's fetch covers [day - margin, day + 1 day + margin) on the source's selection column;
 -- the raw rows in that window are what it kept, quarantine rows tagged with the day are what
--- it rejected. {{table}} and {{selected_on}} come from a fixed list in quarantine.py.
+-- it rejected. {{table}} and {{selected_on}} come from a fixed list in quarantine.py;
+-- {{wire_rows}} counts the wire rows a stored row stands for (cost rows are summed on landing).
 SELECT
     CAST(d.day_start AS DATE) AS day,
-    (SELECT count(*) FROM raw.{{table}} AS r
+    (SELECT {{wire_rows}} FROM raw.{{table}} AS r
       WHERE r.{{selected_on}} >= d.day_start - to_seconds($margin_s)
         AND r.{{selected_on}} <  d.day_start + INTERVAL 1 DAY + to_seconds($margin_s)) AS raw_rows,
     (SELECT count(*) FROM quarantine.{{table}} AS q WHERE q.day = CAST(d.day_start AS DATE)) AS quarantined_rows

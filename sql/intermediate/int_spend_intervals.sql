@@ -4,6 +4,10 @@
 -- intervals are running time, `hibernated` and `stopped` are parked; a `terminated`
 -- sample closes the resource's history, so the next sample opens a new one and closes
 -- no interval. Money is carried as integer nanodollars (HUGEINT) so every split is exact.
+-- Rule 11: a resource billed by cost rows has one interval per row period instead
+-- (intermediate.cost_intervals); its state and time kind are not the interval's but come from
+-- fleet events (intermediate.parked_stretches), so they are null here; max_sample_gap does not
+-- apply to cost rows, and they never reset.
 CREATE OR REPLACE TABLE intermediate.spend_intervals AS
 WITH ordered AS (
     SELECT
@@ -41,5 +45,23 @@ SELECT
     CAST(
         (CASE WHEN reset_reason IS NULL THEN cumulative_cost - previous_cumulative ELSE cumulative_cost END)
         * 1000000000 AS HUGEINT
-    ) AS spend_nanos
+    ) AS spend_nanos,
+    'snapshots' AS billing
 FROM classified
+UNION ALL
+SELECT
+    resource_id,
+    tier,
+    currency,
+    interval_start,
+    interval_end,
+    NULL AS state,
+    NULL AS time_kind,
+    epoch_us(interval_end) - epoch_us(interval_start) AS interval_us,
+    false AS is_gap,
+    NULL AS reset_reason,
+    NULL AS previous_cumulative,
+    NULL AS cumulative_cost,
+    spend_nanos,
+    'cost_rows' AS billing
+FROM intermediate.cost_intervals

@@ -1,7 +1,9 @@
 -- Rule 4: waking is [wake_requested, engine_ready). A wake with no engine_ready ends at
 -- the resource's next `hibernated` or `terminated` event, or at the end of the stretch of
 -- running time it belongs to, whichever comes first. Wakes are clipped to the range here
--- and to running time by the timeline.
+-- and to running time by the timeline. A resource billed by cost rows (rule 11) runs wherever
+-- its rows cover it and it is not parked: its running time ends where its rows stop covering it
+-- (parked time starts at a `hibernated` event, already a wake's end).
 CREATE OR REPLACE TABLE intermediate.wakes AS
 WITH events AS (
     SELECT resource_id, "at", event
@@ -57,6 +59,14 @@ wake_ends AS (
     FROM next_interval
     WHERE time_kind = 'running'
       AND (next_time_kind IS DISTINCT FROM 'running' OR next_interval_start <> interval_end)
+    UNION ALL
+    SELECT a.resource_id, a.interval_end  -- the end of a stretch that cost rows cover
+    FROM intermediate.cost_intervals AS a
+    WHERE NOT EXISTS (
+        SELECT 1 FROM intermediate.cost_intervals AS b
+        WHERE b.resource_id = a.resource_id
+          AND b.interval_start <= a.interval_end AND b.interval_end > a.interval_end
+    )
 ),
 requested AS (
     SELECT resource_id, "at" AS wake_start FROM events WHERE event = 'wake_requested'

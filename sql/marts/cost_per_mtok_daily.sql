@@ -41,23 +41,26 @@ funding AS (
     )
 ),
 shares AS (
+    -- a resource-day's money can be negative (a cost row's refund, rule 11): its magnitude is
+    -- shared and the sign put back, so the parts still add up exactly
     SELECT *,
-        spend_nanos * weight // total_weight AS floor_nanos,
-        spend_nanos * weight % total_weight  AS remainder
+        CASE WHEN spend_nanos < 0 THEN -1 ELSE 1 END AS sign,
+        abs(spend_nanos) * weight // total_weight AS floor_nanos,
+        abs(spend_nanos) * weight % total_weight  AS remainder
     FROM funding
 ),
 allocated AS (
     SELECT *,
-        floor_nanos + CASE WHEN row_number() OVER (PARTITION BY day, resource_id ORDER BY remainder DESC, model)
-                              <= spend_nanos - sum(floor_nanos) OVER (PARTITION BY day, resource_id)
-                           THEN 1 ELSE 0 END AS nanos
+        sign * (floor_nanos + CASE WHEN row_number() OVER (PARTITION BY day, resource_id ORDER BY remainder DESC, model)
+                                      <= abs(spend_nanos) - sum(floor_nanos) OVER (PARTITION BY day, resource_id)
+                                   THEN 1 ELSE 0 END) AS nanos
     FROM shares
 ),
 model_money AS (
     SELECT day, tier, model,
         sum(nanos) AS spend_nanos,
         -- the unrounded share in femtodollars, so $/Mtok is the exact ratio, not one of rounded parts
-        sum(spend_nanos * weight * 1000000 // total_weight) AS exact_spend_femtos,
+        sum(sign * (abs(spend_nanos) * weight * 1000000 // total_weight)) AS exact_spend_femtos,
         sum(idle_us::DOUBLE * weight / total_weight)    AS weighted_idle_us,
         sum(running_us::DOUBLE * weight / total_weight) AS weighted_running_us,
         bool_and(billing_complete) AS billing_complete
@@ -117,7 +120,9 @@ SELECT
     prompt_tokens::BIGINT AS prompt_tokens,
     requests::BIGINT AS requests,
     CASE WHEN completion_tokens > 0 THEN
-        ((exact_spend_femtos * 2 + completion_tokens) // (2 * completion_tokens))::DECIMAL(38, 0) * 0.000000001
+        -- half away from zero, so a negative figure rounds as its magnitude does
+        (sign(exact_spend_femtos) * ((abs(exact_spend_femtos) * 2 + completion_tokens) // (2 * completion_tokens)))
+            ::DECIMAL(38, 0) * 0.000000001
     END AS usd_per_mtok,
     idle_fraction,
     billing_complete

@@ -1,11 +1,14 @@
 -- marts.resource_hourly for the hours of [range_start, range_end): every hour a resource
--- has billed time, dark watched time, or finished requests. Rule 3: an hour overlapped by
--- a billing gap or an open dark stretch is not complete. Nanodollars and microseconds are
--- turned into DECIMALs here, once.
+-- has billed time, dark watched time, or finished requests, and (rule 11) every watched hour
+-- a cost export covers, even with no row (spend 0, no state seconds, complete). Rule 3: an hour
+-- overlapped by a billing gap or a dark stretch is not complete. Seconds come from the billing
+-- cells (each second once), money from the pieces (overlapping cost rows each bring their own).
+-- spend_resolution_s: the longest interval or cost row overlapping the hour, in whole seconds
+-- rounded up. Nanodollars and microseconds are turned into DECIMALs here, once.
 DELETE FROM marts.resource_hourly WHERE hour >= $range_start AND hour < $range_end;
 
 INSERT INTO marts.resource_hourly BY NAME
-WITH billed AS (
+WITH seconds AS (
     SELECT
         resource_id,
         hour,
@@ -13,13 +16,25 @@ WITH billed AS (
         sum(us) FILTER (WHERE state = 'busy')      AS busy_us,
         sum(us) FILTER (WHERE state = 'idle')      AS idle_us,
         sum(us) FILTER (WHERE state = 'waking')    AS waking_us,
-        sum(us) FILTER (WHERE state = 'parked')    AS parked_us,
+        sum(us) FILTER (WHERE state = 'parked')    AS parked_us
+    FROM intermediate.cell_states
+    GROUP BY ALL
+),
+money AS (
+    SELECT
+        resource_id,
+        hour,
         sum(nanos)                                 AS spend_nanos,
         sum(nanos) FILTER (WHERE state = 'busy')   AS serving_nanos,
         sum(nanos) FILTER (WHERE state = 'idle')   AS idle_nanos,
         sum(nanos) FILTER (WHERE state = 'waking') AS waking_nanos,
         sum(nanos) FILTER (WHERE state = 'parked') AS parked_nanos
     FROM intermediate.piece_state_spend
+    GROUP BY ALL
+),
+resolution AS (
+    SELECT resource_id, hour, max(interval_us) AS longest_us
+    FROM intermediate.interval_hours
     GROUP BY ALL
 ),
 range_hours AS (
@@ -41,10 +56,16 @@ tokens AS (
     WHERE resource_id IS NOT NULL
     GROUP BY ALL
 ),
+watched_cost_hours AS (
+    -- rule 11: every watched hour has a row, complete (with or without a row of its own) or dark
+    SELECT resource_id, hour FROM intermediate.cost_watched_hours
+),
 resource_hours AS (
-    SELECT resource_id, hour FROM billed
+    SELECT resource_id, hour FROM seconds
+    UNION SELECT resource_id, hour FROM money
     UNION SELECT resource_id, hour FROM dark_hours
     UNION SELECT resource_id, hour FROM tokens
+    UNION SELECT resource_id, hour FROM watched_cost_hours
 ),
 joined AS (
     SELECT
@@ -59,17 +80,20 @@ joined AS (
         coalesce(b.waking_us, 0)  AS waking_us,
         coalesce(b.parked_us, 0)  AS parked_us,
         coalesce(q.request_us, 0) AS request_us,
-        coalesce(b.spend_nanos, 0)   AS spend_nanos,
-        coalesce(b.serving_nanos, 0) AS serving_nanos,
-        coalesce(b.idle_nanos, 0)    AS idle_nanos,
-        coalesce(b.waking_nanos, 0)  AS waking_nanos,
-        coalesce(b.parked_nanos, 0)  AS parked_nanos,
+        coalesce(m.spend_nanos, 0)   AS spend_nanos,
+        coalesce(m.serving_nanos, 0) AS serving_nanos,
+        coalesce(m.idle_nanos, 0)    AS idle_nanos,
+        coalesce(m.waking_nanos, 0)  AS waking_nanos,
+        coalesce(m.parked_nanos, 0)  AS parked_nanos,
+        (v.longest_us + 999999) // 1000000 AS spend_resolution_s,
         coalesce(t.completion_tokens, 0) AS completion_tokens,
         coalesce(t.prompt_tokens, 0)     AS prompt_tokens,
         coalesce(t.requests, 0)          AS requests,
         d.resource_id IS NULL AS billing_complete
     FROM resource_hours AS k
-    LEFT JOIN billed AS b USING (resource_id, hour)
+    LEFT JOIN seconds AS b USING (resource_id, hour)
+    LEFT JOIN money AS m USING (resource_id, hour)
+    LEFT JOIN resolution AS v USING (resource_id, hour)
     LEFT JOIN tokens AS t USING (resource_id, hour)
     LEFT JOIN dark_hours AS d USING (resource_id, hour)
     LEFT JOIN intermediate.request_seconds AS q USING (resource_id, hour)
@@ -95,5 +119,6 @@ SELECT
     CASE WHEN busy_us > 0 THEN
         ((request_us::HUGEINT * 2000000000 + busy_us) // (2 * busy_us))::DECIMAL(38, 0) * 0.000000001
     END AS mean_concurrency,
-    billing_complete
+    billing_complete,
+    spend_resolution_s::BIGINT AS spend_resolution_s
 FROM joined

@@ -11,8 +11,11 @@ CREATE TABLE IF NOT EXISTS marts.resource_hourly (
     spend_waking DECIMAL(38,9) NOT NULL, spend_parked DECIMAL(38,9) NOT NULL,
     completion_tokens BIGINT NOT NULL, prompt_tokens BIGINT NOT NULL, requests BIGINT NOT NULL,
     idle_fraction DECIMAL(38,9), mean_concurrency DECIMAL(38,9), billing_complete BOOLEAN NOT NULL,
+    spend_resolution_s BIGINT,
     PRIMARY KEY (hour, resource_id)
 );
+-- a warehouse created before rule 11 gains the column
+ALTER TABLE marts.resource_hourly ADD COLUMN IF NOT EXISTS spend_resolution_s BIGINT;
 CREATE TABLE IF NOT EXISTS marts.cost_per_mtok_daily (
     day DATE NOT NULL, tier VARCHAR NOT NULL, model VARCHAR NOT NULL,
     spend DECIMAL(38,9) NOT NULL, completion_tokens BIGINT NOT NULL, prompt_tokens BIGINT NOT NULL,
@@ -40,10 +43,10 @@ CREATE TABLE IF NOT EXISTS marts.billing_resets (
     PRIMARY KEY (resource_id, "at")
 );
 
-COMMENT ON TABLE marts.resource_hourly IS 'One row per resource and UTC hour: invoice-true spend (differences of cumulative bills, split pro rata by time) and where the time and money went. Every cent of snapshot spend lands in exactly one row.';
+COMMENT ON TABLE marts.resource_hourly IS 'One row per resource and UTC hour: invoice-true spend (differences of cumulative bills, split pro rata by time) and where the time and money went. Every cent of snapshot spend, and every BilledCost of a mapped FOCUS Usage row (rule 11), lands in exactly one row.';
 COMMENT ON COLUMN marts.resource_hourly.hour IS 'Start of the UTC hour.';
 COMMENT ON COLUMN marts.resource_hourly.resource_id IS 'The provider''s id of the instance or volume.';
-COMMENT ON COLUMN marts.resource_hourly.tier IS 'The operator''s capacity tier, from billing snapshots.';
+COMMENT ON COLUMN marts.resource_hourly.tier IS 'The operator''s capacity tier, from billing snapshots (or, for cost rows, the resource map).';
 COMMENT ON COLUMN marts.resource_hourly.gpu_type IS 'GPU model, e.g. H100-SXM-80GB; null for a volume or a resource never sampled.';
 COMMENT ON COLUMN marts.resource_hourly.price_model IS 'spot, on_demand or reserved.';
 COMMENT ON COLUMN marts.resource_hourly.running_s IS 'Seconds billed as running or terminated in this hour (busy + idle + waking).';
@@ -51,7 +54,7 @@ COMMENT ON COLUMN marts.resource_hourly.busy_s IS 'Seconds of running time insid
 COMMENT ON COLUMN marts.resource_hourly.idle_s IS 'Running seconds neither busy nor waking.';
 COMMENT ON COLUMN marts.resource_hourly.waking_s IS 'Running seconds between wake_requested and engine_ready.';
 COMMENT ON COLUMN marts.resource_hourly.parked_s IS 'Seconds billed as hibernated or stopped (storage cents, not GPU dollars).';
-COMMENT ON COLUMN marts.resource_hourly.spend IS 'Billed spend in this hour, USD (billing currency), from differences of cumulative bills.';
+COMMENT ON COLUMN marts.resource_hourly.spend IS 'Billed spend in this hour, USD (billing currency), from differences of cumulative bills or from FOCUS cost rows (rule 11), split by time.';
 COMMENT ON COLUMN marts.resource_hourly.spend_serving IS 'Part of spend over busy seconds.';
 COMMENT ON COLUMN marts.resource_hourly.spend_idle IS 'Part of spend over idle seconds.';
 COMMENT ON COLUMN marts.resource_hourly.spend_waking IS 'Part of spend over waking seconds: GPU minutes paid for zero tokens.';
@@ -62,6 +65,7 @@ COMMENT ON COLUMN marts.resource_hourly.requests IS 'Requests routed to this res
 COMMENT ON COLUMN marts.resource_hourly.idle_fraction IS 'idle_s / running_s; null where nothing ran.';
 COMMENT ON COLUMN marts.resource_hourly.mean_concurrency IS 'Request-seconds inside busy time / busy_s; null where nothing was busy.';
 COMMENT ON COLUMN marts.resource_hourly.billing_complete IS 'False when a billing gap or dark stretch overlaps this hour: the money shown is what was observed, not a clean figure.';
+COMMENT ON COLUMN marts.resource_hourly.spend_resolution_s IS 'Whole seconds (rounded up) of the longest billing interval or cost row overlapping this hour: about 60 for sampled billing, 3600 for hourly cost rows, 86400 for daily ones (a daily row spreads its money over its hours by seconds). Null when nothing covers the hour.';
 
 COMMENT ON TABLE marts.cost_per_mtok_daily IS 'Invoice-true cost per million output tokens per UTC day, tier and model; model ''*'' is the tier total, ''__unallocated__'' the spend of resource-days that served no token.';
 COMMENT ON COLUMN marts.cost_per_mtok_daily.day IS 'UTC day.';

@@ -1,8 +1,6 @@
 """The marts: one atomic build of every accounting rule over the partition range."""
 
 
-from datetime import date
-
 import dagster as dg
 
 from pipelines.accounting import DayRange, build_marts, drop_intermediate, widen_to_unfinished_day_before
@@ -34,8 +32,9 @@ CONSERVATION = dg.AssetCheckSpec(
     "conservation",
     asset=["marts", "resource_hourly"],
     blocking=True,
-    description="Every nanodollar of snapshot spend lands in exactly one resource_hourly row and one "
-    "cost_per_mtok_daily model row; tier rows equal their models; busy + idle + waking = running.",
+    description="Every nanodollar of snapshot spend, and of mapped FOCUS Usage rows (rule 11), lands in exactly "
+    "one resource_hourly row and one cost_per_mtok_daily model row; tier rows equal their models; "
+    "busy + idle + waking = running.",
 )
 
 

@@ -21,8 +21,10 @@ def quarantine_share_result(con, source: str, scope: Scope, settings: CheckSetti
     selected_on = SOURCES[source].day_column
     if scope.whole_table:
         scope = _stored_days(con, source, selected_on)
+    weight = SOURCES[source].wire_rows_column
+    wire_rows = f'coalesce(sum("{weight}"), 0)' if weight else "count(*)"
     per_day_sql, reasons_sql, examples_sql = (
-        s.replace("{{table}}", source).replace("{{selected_on}}", f'"{selected_on}"')
+        s.replace("{{table}}", source).replace("{{selected_on}}", f'"{selected_on}"').replace("{{wire_rows}}", wire_rows)
         for s in statements("checks/quarantine_share.sql")
     )
     params = {"range_start": scope.start, "range_end": scope.end}
@@ -95,3 +97,4 @@ def _quarantine_check(source: str) -> dg.AssetChecksDefinition:
 quarantine_billing_snapshots = _quarantine_check("billing_snapshots")
 quarantine_requests = _quarantine_check("requests")
 quarantine_fleet_events = _quarantine_check("fleet_events")
+quarantine_cost_rows = _quarantine_check("cost_rows")

@@ -98,8 +98,22 @@ def ingest(context: dg.AssetExecutionContext, sources: FleetSources, warehouse: 
             "rows_kept": sum(r.kept for r in results),
             "rows_quarantined": sum(r.quarantined for r in results),
             "duplicates_collapsed": sum(r.duplicates for r in results),
+            **adapter_report(adapter),
         }
     )
+
+
+def adapter_report(adapter) -> dict[str, dg.MetadataValue]:
+    """What an adapter says about the run beyond the rows it landed (`report()`, where it has one:
+    the FOCUS adapter's rest of the bill, skipped rows summed by category). Text is markdown."""
+    report = getattr(adapter, "report", None)
+    if report is None:
+        return {}
+    return {
+        key: dg.MetadataValue.md(value) if isinstance(value, str) and value.startswith(("|", "(")) else
+        dg.MetadataValue.int(value) if isinstance(value, int) else dg.MetadataValue.text(str(value))
+        for key, value in report().items()
+    }
 
 
 def raw_asset(source: CanonicalSource) -> dg.AssetsDefinition:

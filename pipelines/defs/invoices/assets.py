@@ -56,12 +56,16 @@ def focus_paths() -> list[str]:
 
 
 def expected_currency(con, period: str) -> str | None:
-    """The configured currency, else the one currency the period's billing snapshots use (if one)."""
+    """The configured currency, else the one currency the period's billing uses (if one): its samples,
+    or its FOCUS cost rows' spend (rule 11)."""
     configured = load_config().accounting.currency
     if configured:
         return configured
     rows = con.execute(
-        "SELECT DISTINCT currency FROM raw.billing_snapshots WHERE strftime(sampled_at, '%Y-%m') = ?", [period]
+        "SELECT DISTINCT currency FROM raw.billing_snapshots WHERE strftime(sampled_at, '%Y-%m') = $period "
+        "UNION SELECT DISTINCT currency FROM raw.cost_rows "
+        "WHERE skipped IS NULL AND strftime(charge_period_start, '%Y-%m') = $period",
+        {"period": period},
     ).fetchall()
     return rows[0][0] if len(rows) == 1 else None
 
