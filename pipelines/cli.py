@@ -14,6 +14,8 @@ import sys
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from pipelines import progress
+from pipelines.instance import silence_dagster
 from pipelines.runner import NOT_PUBLISHED, PUBLISHED, run_days
 
 DEMO_WAREHOUSE = "var/demo/invoice_true.duckdb"
@@ -25,7 +27,11 @@ def main(argv: list[str] | None = None) -> int:
     run = commands.add_parser("run", help="materialise every UTC day of [start, end) and publish WAREHOUSE_PATH")
     run.add_argument("--start", type=date.fromisoformat, required=True, help="first day, YYYY-MM-DD")
     run.add_argument("--end", type=date.fromisoformat, required=True, help="day after the last, YYYY-MM-DD")
-    commands.add_parser("demo", help="serve the bundled fixture fleet on loopback, run all its days, print $/Mtok")
+    demo_parser = commands.add_parser("demo", help="serve the bundled fixture fleet on loopback, run all its days, "
+                                      "print $/Mtok")
+    for command in (run, demo_parser):
+        command.add_argument("--quiet", action="store_true",
+                             help="no progress (pages, rows, rows/s, ETA per day and source); findings still print")
     doctor = commands.add_parser("doctor", help="check the configuration and probe each source (rows in the last hour)")
     doctor.add_argument("--at", type=instant, default=None,
                         help="count the hour before this RFC 3339 instant instead of now, e.g. 2026-11-30T11:00:00Z")
@@ -33,14 +39,16 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return NOT_PUBLISHED if exc.code else PUBLISHED
-    quiet_dagster()
+    silence_dagster()
     if args.command == "doctor":
         from pipelines.doctor import run_doctor
 
         return run_doctor(now=args.at)
     if args.command == "run":
-        return report(run_days(args.start, args.end))
-    return demo()
+        with progress.shown_by(progress.choose(args.quiet)):
+            outcome = run_days(args.start, args.end)
+        return report(outcome)
+    return demo(args.quiet)
 
 
 def instant(text: str) -> datetime:
@@ -50,22 +58,13 @@ def instant(text: str) -> datetime:
     return at.astimezone(timezone.utc)
 
 
-def quiet_dagster() -> None:
-    """One line per outcome on the command line; INVOICE_TRUE_LOG_LEVEL=INFO shows the run's log."""
-    import logging
-
-    level = os.environ.get("INVOICE_TRUE_LOG_LEVEL", "ERROR")
-    logging.getLogger("dagster").setLevel(level)
-    logging.getLogger("pipelines").setLevel(level)
-
-
 def report(outcome) -> int:
     for line in outcome.lines:
         print(line, file=sys.stderr if outcome.exit_code else sys.stdout)
     return outcome.exit_code
 
 
-def demo() -> int:
+def demo(quiet: bool = False) -> int:
     from fixtures.fleet import default_week
     from fixtures.server import FixtureServer
     from pipelines.demo_report import print_demo_table
@@ -82,7 +81,8 @@ def demo() -> int:
         )
         os.environ.setdefault("WAREHOUSE_PATH", DEMO_WAREHOUSE)
         print(f"serving the bundled demo fleet ({fleet.days[0]} to {fleet.days[-1]}) at {server.url}")
-        outcome = run_days(fleet.days[0], fleet.days[-1].fromordinal(fleet.days[-1].toordinal() + 1))
+        with progress.shown_by(progress.choose(quiet)):
+            outcome = run_days(fleet.days[0], fleet.days[-1].fromordinal(fleet.days[-1].toordinal() + 1))
     finally:
         server.close()
     if outcome.exit_code != NOT_PUBLISHED:

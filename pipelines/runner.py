@@ -1,7 +1,8 @@
 """Run the daily job over a range of UTC days in this process, and say how it went in one line each.
 
 Used by `invoice-true run` and `invoice-true demo`. With DAGSTER_HOME set, runs are recorded
-in that instance, so they show up in the Dagster UI; otherwise an ephemeral instance is used.
+in that instance, so they show up in the Dagster UI; otherwise an ephemeral instance is used
+(pipelines/instance.py).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def run_days(start: date, end: date) -> RunOutcome:
         load_config()
     except ConfigError as exc:
         return RunOutcome(NOT_PUBLISHED, [f"nothing published: {exc}"])
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    from pipelines.instance import cli_instance
+
+    instance = cli_instance()
     lock = warehouse.run_lock(
         warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)
     )

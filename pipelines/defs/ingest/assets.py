@@ -11,14 +11,17 @@ says so. A date range runs as one run, one day after another.
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines import progress
 from pipelines.adapters.base import Window
 from pipelines.client import SourceAuthError, SourceError, SourceProtocolError
 from pipelines.config import load_config
+from pipelines.defs.checks.common import md_table
 from pipelines.defs.metadata import lake_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import FleetSources, Warehouse
@@ -27,6 +30,12 @@ from pipelines.sources.registry import SOURCES, CanonicalSource
 
 # A killed run's staged pages are removed by a later run once they are clearly not in use.
 STALE_SCRATCH_S = 6 * 3600
+
+
+@dataclass(frozen=True)
+class DayLanded:
+    count: progress.DayCount
+    result: IngestResult
 
 
 class SourceDayUnavailable(Exception):
@@ -49,26 +58,34 @@ def scratch_folder(warehouse: Warehouse) -> Path:
     return folder
 
 
-def land_days(context, adapter, source: CanonicalSource, warehouse: Warehouse, scratch: Path) -> list[IngestResult]:
+def land_days(context, adapter, source: CanonicalSource, warehouse: Warehouse, scratch: Path) -> list[DayLanded]:
     margin = timedelta(seconds=load_config().accounting.day_edge_margin_s)
-    results = []
+    reporter = progress.for_step(context.log)
+    landed = []
     for day in days_of(context.partition_time_window):
         window = Window.for_day(day, margin)
+        count = progress.DayCount.start(source.name, source.day_column, window)
+        reporter.started(count)
+
+        def on_frame(frame, count=count) -> None:
+            count.add(frame)
+            reporter.advanced(count)
+
         try:
             result = land(warehouse.lake, source, adapter.read(window), window=window, adapter=adapter.name,
-                          payloads=adapter.payloads, scratch=scratch)
-        except SourceError as exc:
-            exc.day = day  # a range run names the day that failed, not only the range
+                          payloads=adapter.payloads, scratch=scratch, on_frame=on_frame)
+        except BaseException as exc:
+            reporter.finished(count, None)
+            if isinstance(exc, SourceError):
+                exc.day = day  # a range run names the day that failed, not only the range
             raise
         finally:
             if hasattr(adapter, "close"):
                 adapter.close()
-        context.log.info(
-            f"{source.name} {day}: fetched {result.fetched}, kept {result.kept}, "
-            f"quarantined {result.quarantined}, duplicates collapsed {result.duplicates}"
-        )
-        results.append(result)
-    return results
+        count.stop()
+        reporter.finished(count, result)
+        landed.append(DayLanded(count, result))
+    return landed
 
 
 def ingest(context: dg.AssetExecutionContext, sources: FleetSources, warehouse: Warehouse,
@@ -80,21 +97,24 @@ def ingest(context: dg.AssetExecutionContext, sources: FleetSources, warehouse: 
         return dg.MaterializeResult(metadata={"read": dg.MetadataValue.text(
             f"not read: the configuration's [{source.role}] reads {chosen}")})
     try:
-        results = land_days(context, adapter, source, warehouse, scratch)
+        landed = land_days(context, adapter, source, warehouse, scratch)
     except (SourceAuthError, SourceProtocolError) as exc:
         # A refused token or a broken protocol will not heal by itself: fail without retrying.
         raise dg.Failure(description=f"day {exc.day}: {exc}", allow_retries=False) from None
     except SourceError as exc:  # transient, retries exhausted: the step's retry policy may try again
         raise SourceDayUnavailable(f"day {exc.day}: {exc}") from None
+    results = [d.result for d in landed]
     return dg.MaterializeResult(
         metadata={
             **lake_metadata(warehouse.lake, source, days_of(context.partition_time_window)),
             "source": sources.label(adapter),
             "days": len(results),
+            "pages": sum(d.count.pages for d in landed),
             "rows_fetched": sum(r.fetched for r in results),
             "rows_kept": sum(r.kept for r in results),
             "rows_quarantined": sum(r.quarantined for r in results),
             "duplicates_collapsed": sum(r.duplicates for r in results),
+            "by_day": dg.MetadataValue.md(md_table([progress.landed_fields(d.count, d.result) for d in landed])),
         }
     )
 
