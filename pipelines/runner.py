@@ -58,7 +58,9 @@ def run_days(start: date, end: date) -> RunOutcome:
         with instance, lock:
             definitions = defs()
             job = definitions.resolve_job_def("invoice_true_daily")
-            outcome = outcome_of(_execute(job, instance, partition_tags(start, last)))
+            result = _execute(job, instance, partition_tags(start, last))
+            outcome = outcome_of(result)
+            record_finished(result, instance, start, last, outcome.exit_code)
             if outcome.exit_code != NOT_PUBLISHED:
                 for month in closed_months(start, end):
                     outcome = worst(outcome, reconcile(definitions, instance, month))
@@ -88,10 +90,14 @@ def closed_months(start: date, end: date) -> list[date]:
 
 def reconcile(definitions: dg.Definitions, instance: dg.DagsterInstance, month: date) -> RunOutcome:
     job = definitions.resolve_job_def("invoice_reconciliation_monthly")
-    outcome = outcome_of(_execute(job, instance, partition_tags(month, month)))
+    last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    result = _execute(job, instance, partition_tags(month, month))
+    outcome = outcome_of(result)
     if outcome.exit_code != NOT_PUBLISHED and not invoice_rows(month):
         # No invoice issued (yet) is not a disagreement with one: say so, fail nothing.
+        record_finished(result, instance, month, last, PUBLISHED)
         return RunOutcome(PUBLISHED, [f"no invoice for {month:%Y-%m} from the billing API: not reconciled"])
+    record_finished(result, instance, month, last, outcome.exit_code)
     if outcome.exit_code == NOT_PUBLISHED:  # the day's figures are published; only the month failed
         return RunOutcome(CHECKS_FAILED, [f"invoice reconciliation {month:%Y-%m}: {line}" for line in outcome.lines])
     return outcome
@@ -128,21 +134,31 @@ def _execute(job, instance: dg.DagsterInstance, tags: dict[str, str]) -> dg.Exec
 AFTER_PUBLISH = {"reports__dashboard"}
 
 
+def record_finished(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance, first: date, last: date,
+                    exit_code: int) -> None:
+    """A run's end in the run ledger (`marts.runs`): when, and its exit status as this command gives it."""
+    from pipelines.lake import lake_for
+    from pipelines.ledger import ledger_for, run_started_at
+
+    ledger_for(lake_for(warehouse.published_path_from_env())).record_run(
+        result.run_id, "finished", job=result.job_def.name, started_at=run_started_at(instance, result.run_id),
+        first_day=first, last_day=last, exit_code=exit_code, failure=None if result.success else first_failure(result),
+    )
+
+
 def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
+    """Exit status and lines: a failed step in one line; each failed check by its finding, which
+    names what failed, on how many rows, and where to look (pipelines/findings.py)."""
+    from pipelines.findings import Finding
+
     if not result.success:
         failed = {e.step_key for e in result.all_events if e.is_step_failure}
         if failed and failed <= AFTER_PUBLISH:
             return RunOutcome(CHECKS_FAILED, [f"published, but {first_failure(result)}"])
         return RunOutcome(NOT_PUBLISHED, [f"nothing published: {first_failure(result)}"])
-    failed = [
-        evaluation
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
-    ]
-    lines = [
-        f"check failed: {e.asset_key.to_user_string()} {e.check_name} ({e.severity.value.lower()})" for e in failed
-    ]
-    return RunOutcome(CHECKS_FAILED if failed else PUBLISHED, lines)
+    findings = [Finding.from_evaluation(e) for e in result.get_asset_check_evaluations() if not e.passed]
+    lines = [line for finding in findings for line in finding.lines]
+    return RunOutcome(CHECKS_FAILED if findings else PUBLISHED, lines)
 
 
 # Dagster wraps the exception a step raised; the reason a user needs is the innermost one.

@@ -287,7 +287,11 @@ def test_the_check_result_shows_what_failed_with_counts_and_examples(con):
     assert meta["unexpected_by_expectation"] == {"completion_tokens >= 0": 2}
     assert meta["rows_checked"] == {"requests": 5}
     assert "| ERROR | requests | completion_tokens >= 0 | 2 | 5 |" in meta["failures"]
-    assert "| q3 |" in meta["examples"] and "| q4 |" in meta["examples"]
+    assert "| q3 |" in meta["examples_by_expectation"] and "| q4 |" in meta["examples_by_expectation"]
+    assert [e["key"] for e in meta["examples"]] == [{"request_id": "q3"}, {"request_id": "q4"}]
+    assert meta["failing_rows"] == 2
+    assert result.description == (
+        "ERROR raw.requests: completion_tokens >= 0 fails on 2 requests (q3) — see raw.requests")
 
 
 def test_gx_is_imported_only_when_a_check_runs_and_stays_quiet(tmp_path):

@@ -2,6 +2,8 @@
 
 import dagster as dg
 
+from pipelines.defs.failures import record_failure
+
 # Runs that write the warehouse take turns (deploy/dagster.yaml limits this tag to one run).
 WAREHOUSE_RUN_TAG = {"invoice_true/warehouse": "main"}
 
@@ -11,6 +13,7 @@ accounting_job = dg.define_asset_job(
     description="Fetch each day of the sources, build the invoice-true marts, publish the DuckDB file, "
     "render the HTML dashboard.",
     tags=WAREHOUSE_RUN_TAG,
+    hooks={record_failure},  # a failed run says why in marts.runs
 )
 
 # Nightly at 03:00 UTC for the last complete day; on by default.
