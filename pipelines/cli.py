@@ -1,8 +1,11 @@
-"""`invoice-true run`, `invoice-true demo` and `invoice-true doctor`.
+"""`invoice-true run`, `invoice-true demo`, `invoice-true status` and `invoice-true doctor`.
 
 Exit status (DESIGN.md "How it runs"): 0 published and every check passed; 2 published but
-checks failed (each named on one line); 1 nothing published, with a one-line reason. Doctor:
-0 when the configuration is usable and every source answered, else 1 (pipelines/doctor.py).
+checks failed (each named on one line); 1 nothing published, with a one-line reason. Status: 0
+when the last run was clean, 2 when it was not, 1 when nothing is published (pipelines/status.py).
+Doctor: 0 when the configuration is usable and every source answered, else 1 (pipelines/doctor.py).
+
+Dagster is imported only by the commands that run it: `status` reads the published file alone.
 """
 
 from __future__ import annotations
@@ -15,9 +18,8 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from pipelines import progress
-from pipelines.instance import silence_dagster
-from pipelines.runner import NOT_PUBLISHED, PUBLISHED, run_days
 
+PUBLISHED, NOT_PUBLISHED = 0, 1  # as pipelines/runner.py
 DEMO_WAREHOUSE = "var/demo/invoice_true.duckdb"
 
 
@@ -32,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
     for command in (run, demo_parser):
         command.add_argument("--quiet", action="store_true",
                              help="no progress (pages, rows, rows/s, ETA per day and source); findings still print")
+    status = commands.add_parser("status", help="is yesterday final and clean? read from the published file alone")
+    status.add_argument("--day", type=date.fromisoformat, default=None,
+                        help="the UTC day to ask about, YYYY-MM-DD (default: yesterday)")
     doctor = commands.add_parser("doctor", help="check the configuration and probe each source (rows in the last hour)")
     doctor.add_argument("--at", type=instant, default=None,
                         help="count the hour before this RFC 3339 instant instead of now, e.g. 2026-11-30T11:00:00Z")
@@ -39,6 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exc:
         return NOT_PUBLISHED if exc.code else PUBLISHED
+    if args.command == "status":
+        from pipelines.status import run_status
+        from pipelines.warehouse import published_path_from_env
+
+        return run_status(published_path_from_env(), args.day)
+    from pipelines.instance import silence_dagster
+    from pipelines.runner import run_days
+
     silence_dagster()
     if args.command == "doctor":
         from pipelines.doctor import run_doctor
@@ -68,6 +81,7 @@ def demo(quiet: bool = False) -> int:
     from fixtures.fleet import default_week
     from fixtures.server import FixtureServer
     from pipelines.demo_report import print_demo_table
+    from pipelines.runner import run_days
 
     fleet = default_week()
     token = secrets.token_urlsafe(24)

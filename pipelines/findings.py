@@ -5,7 +5,10 @@ A check builds one `Finding` where it computes its result; the finding becomes t
 metadata (what the Dagster UI shows), its row of `marts.check_results` (pipelines/ledger.py), and
 the command line's lines, which read like
 
-    WARN raw.billing_snapshots: cumulative fell 2 times on 1 resource (gpu-b-h100x1 at 2026-10-06 15:00) — see marts.billing_resets
+    WARN raw.billing_snapshots: cumulative fell 2 times on 1 resource (gpu-b-h100x1 at 2026-10-06 15:00)
+         — see marts.billing_resets
+
+(one line on the terminal)
 
 A check's `query` is its own SQL with the run's values written in as literals (`inline`), so it
 runs as written in any SQL tool and lists exactly the rows the check counted.
@@ -80,8 +83,9 @@ class Finding:
         lines = () if evaluation.passed else (line(
             severity, asset, f"{evaluation.check_name} failed" + (f": {said[0]}" if said else ""),
             "the check's metadata in the Dagster UI"),)
-        return cls(asset, evaluation.check_name, severity, evaluation.passed, said[0] if said else evaluation.check_name,
-                   0, (), meta.get("query") or None, lines)
+        expectation = said[0] if said else evaluation.check_name
+        return cls(asset, evaluation.check_name, severity, evaluation.passed, expectation, 0, (),
+                   meta.get("query") or None, lines)
 
     def row(self, run_id: str, checked_at: datetime) -> dict[str, Any]:
         """Its row of marts.check_results."""

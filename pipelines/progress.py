@@ -117,9 +117,9 @@ def progress_text(count: DayCount) -> str:
 
 
 def landed_text(count: DayCount, result: IngestResult) -> str:
-    return (f"{count.label}: {plural(count.pages, 'page')}, {plural(result.fetched, 'row')} fetched in {count.elapsed_s:.1f} s "
-            f"({count.rows_per_s:,.0f} rows/s); kept {result.kept:,}, quarantined {result.quarantined:,}, "
-            f"duplicates collapsed {result.duplicates:,}")
+    return (f"{count.label}: {plural(count.pages, 'page')}, {plural(result.fetched, 'row')} fetched in "
+            f"{count.elapsed_s:.1f} s ({count.rows_per_s:,.0f} rows/s); kept {result.kept:,}, "
+            f"quarantined {result.quarantined:,}, duplicates collapsed {result.duplicates:,}")
 
 
 def landed_fields(count: DayCount, result: IngestResult) -> dict[str, Any]:

@@ -100,7 +100,8 @@ def _line(suite: Suite, part: Broken) -> str:
         seen = ", ".join(f"{row[column]}: {row['rows']:,}" for row in part.shown)
         what = f"{rule.name} fails: {plural(part.rows, f'{column} value')} seen ({seen})"
     else:
-        said = rule.says(part.rows, part.entities) if rule.says else f"{rule.name} fails on {plural(part.rows, batch.noun)}"
+        said = (rule.says(part.rows, part.entities) if rule.says
+                else f"{rule.name} fails on {plural(part.rows, batch.noun)}")
         first = part.shown[0] if part.shown else None
         what = said + (f" ({where_text({k: first[k] for k in batch.key})})" if first and batch.key else "")
     return line(rule.severity, suite.table, what, rule.see or suite.table)

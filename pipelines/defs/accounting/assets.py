@@ -74,7 +74,8 @@ def band_result(con, days: DayRange, settings: AccountingSettings | None = None)
             f"(usually missing billing), {len(listed['above_band'])} above")
     if rows:
         first = rows[0]
-        what += f" ({first['tier']} on {first['day']} at ${first['usd_per_mtok']:.3f}/Mtok, idle {first['idle_fraction']:.1%})"
+        what += (f" ({first['tier']} on {first['day']} at ${first['usd_per_mtok']:.3f}/Mtok, "
+                 f"idle {first['idle_fraction']:.1%})")
     finding = Finding(
         asset="marts.band_check", check_name="band", severity="WARN", passed=not rows,
         expectation=f"tier-days of {', '.join(settings.band_tiers)} inside {band}, judged where billing is complete, "

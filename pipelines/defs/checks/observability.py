@@ -34,9 +34,11 @@ def dark_billing_result(con, scope: Scope, settings: CheckSettings) -> dg.AssetC
     ]
     passed = not named
     asset = "marts.observability_gaps"
-    parts = ([f"{plural(len(long_gaps), 'gap')} longer than {settings.max_dark_gap_s / 60:g} min"] if long_gaps else []) + (
-        [f"{plural(len(tier_days), 'tier-day')} dark over {float(settings.max_dark_share):.2%} of running time"]
-        if tier_days else [])
+    share = f"{float(settings.max_dark_share):.2%}"
+    parts = [text for count, text in (
+        (long_gaps, f"{plural(len(long_gaps), 'gap')} longer than {settings.max_dark_gap_s / 60:g} min"),
+        (tier_days, f"{plural(len(tier_days), 'tier-day')} dark over {share} of running time"),
+    ) if count]
     what = f"billing dark beyond the bound: {' and '.join(parts)}"
     finding = Finding(
         asset=asset, check_name=CHECK, severity="ERROR", passed=passed,
