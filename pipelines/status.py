@@ -139,8 +139,8 @@ class Status:
                          + (f"; {failure}" if failure else ""))
             so_far = "" if finished is not None else " so far"
             lines.append(_label("last run" if index == 0 else "",
-                                f"{job} {_days(first, last)}, run {run_id[:8]} started {_at(started)}: "
-                                f"{ended} (exit {code if code is not None else 'unknown'}{so_far})"))
+                                f"{job} {_days(first, last)}, run {run_id[:8]}, started {_at(started)}"))
+            lines.append(_label("", f"  {ended} (exit {code if code is not None else 'unknown'}{so_far})"))
             if code:
                 lines += [_label("", f"  {text}") for text in self.findings(run_id)]
         return lines, all(code == 0 for *_, code in runs)
