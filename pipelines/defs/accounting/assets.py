@@ -70,8 +70,9 @@ def band_result(con, days: DayRange, settings: AccountingSettings | None = None)
         for verdict in ("below_band", "above_band")
     }
     band = f"${settings.band_low_usd_per_mtok}-${settings.band_high_usd_per_mtok}/Mtok"
-    what = (f"{plural(len(rows), 'tier-day')} outside {band}: {len(listed['below_band'])} below "
-            f"(usually missing billing), {len(listed['above_band'])} above")
+    what = f"{plural(len(rows), 'tier-day')} outside {band}: " + " and ".join(
+        f"{len(listed[v])} {t}" for v, t in (("below_band", "below (usually missing billing)"), ("above_band", "above"))
+        if listed[v])
     if rows:
         first = rows[0]
         what += (f" ({first['tier']} on {first['day']} at ${first['usd_per_mtok']:.3f}/Mtok, "
