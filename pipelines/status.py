@@ -36,18 +36,23 @@ class Report:
 
 
 def run_status(published: Path, day: date | None = None) -> int:
-    report = status_report(published, day or datetime.now(timezone.utc).date() - timedelta(days=1))
+    """Print the report; `day` defaults to yesterday (UTC)."""
+    if day is None:
+        report = status_report(published, datetime.now(timezone.utc).date() - timedelta(days=1), "yesterday")
+    else:
+        report = status_report(published, day)
     for text in report.lines:
         print(text)
     return report.exit_code
 
 
-def status_report(published: Path, day: date) -> Report:
+def status_report(published: Path, day: date, named: str = "day") -> Report:
+    """The lines and exit status; `named` is how the answer calls the day ("yesterday")."""
     if not published.exists():
         return Report([f"no published file at {published} (WAREHOUSE_PATH): nothing has been published yet"], NO_FILE)
     with duckdb.connect(str(published), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
-        return Status(con, published, day).report()
+        return Status(con, published, day, named).report()
 
 
 def _label(name: str, text: str) -> str:
@@ -64,15 +69,15 @@ def _days(first: date | None, last: date | None) -> str:
     return str(first) if first == last else f"{first} to {last}"
 
 
-def _listed(items: list[str], noun: str) -> str:
+def _listed(items: list[str]) -> str:
     shown = items[-SHOWN:]
     more = f"; and {len(items) - len(shown)} earlier" if len(items) > len(shown) else ""
     return "; ".join(shown) + more
 
 
 class Status:
-    def __init__(self, con: duckdb.DuckDBPyConnection, published: Path, day: date) -> None:
-        self.con, self.published, self.day = con, published, day
+    def __init__(self, con: duckdb.DuckDBPyConnection, published: Path, day: date, named: str) -> None:
+        self.con, self.published, self.day, self.named = con, published, day, named
         self.relations = {r[0] for r in con.execute(
             "SELECT schema_name || '.' || table_name FROM duckdb_tables() UNION ALL "
             "SELECT schema_name || '.' || view_name FROM duckdb_views() WHERE NOT internal").fetchall()}
@@ -94,7 +99,7 @@ class Status:
             _label("final", f"{final} is the newest final day" if final else "no day is final yet"),
             *runs_lines,
             *self.incomplete(),
-            _label("dark", _listed([f"{r} dark since {_at(s)}" for r, s in open_stretches], "stretch")
+            _label("dark", _listed([f"{r} dark since {_at(s)}" for r, s in open_stretches])
                    if open_stretches else "no open dark stretch"),
             *self.quarantine(),
             *self.crosscheck(),
@@ -112,7 +117,6 @@ class Status:
 
     def answer(self, first: date | None, last: date | None, final: date | None, clean: bool) -> str:
         held = first is not None and first <= self.day <= last
-        which = "yesterday" if self.day == datetime.now(timezone.utc).date() - timedelta(days=1) else "day"
         if not held:
             state = "is not in the file"
         elif final is not None and self.day <= final:
@@ -120,7 +124,7 @@ class Status:
         else:
             state = "is not final yet (billing after its end not stored for every resource)"
         run = "the last run was clean" if clean else "the last run was not clean"
-        return f"{which} {self.day} {state}; {run}"
+        return f"{self.named} {self.day} {state}; {run}"
 
     def last_run(self) -> tuple[list[str], bool]:
         if "marts.runs" not in self.relations:
@@ -155,7 +159,7 @@ class Status:
         listed = [f"{day} ({hours} resource-hour{'s' if hours != 1 else ''}: {', '.join(resources)})"
                   for day, hours, resources in days]
         return [_label("incomplete", f"{len(days)} day{'s' if len(days) != 1 else ''} with incomplete billing: "
-                       + _listed(listed, "day"))]
+                       + _listed(listed))]
 
     def quarantine(self) -> list[str]:
         sources = sorted(r.split(".")[1] for r in self.relations if r.startswith("quarantine."))
