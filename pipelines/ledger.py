@@ -38,7 +38,7 @@ CHECK_RESULTS_SCHEMA = pa.schema([
 RUN_EVENTS_SCHEMA = pa.schema([
     ("run_id", pa.string()), ("event", pa.string()), ("at", pa.timestamp("us", tz="UTC")), ("job", pa.string()),
     ("started_at", pa.timestamp("us", tz="UTC")), ("first_day", pa.date32()), ("last_day", pa.date32()),
-    ("exit_code", pa.int32()), ("failure", pa.string()),
+    ("exit_code", pa.int32()), ("failure", pa.string()), ("note", pa.string()),
 ])
 EMPTY = "_schema.parquet"  # a file with no rows, so a view over the folder never matches nothing
 EVENTS = ("published", "failed", "finished")
@@ -71,13 +71,13 @@ class Ledger:
 
     def record_run(self, run_id: str, event: str, *, job: str | None = None, started_at: datetime | None = None,
                    first_day: date | None = None, last_day: date | None = None, exit_code: int | None = None,
-                   failure: str | None = None, at: datetime | None = None) -> Path:
+                   failure: str | None = None, note: str | None = None, at: datetime | None = None) -> Path:
         if event not in EVENTS:
             raise ValueError(f"unknown run event {event!r}")
         self.ensure()
         row = {"run_id": run_id, "event": event, "at": at or datetime.now(timezone.utc), "job": job,
                "started_at": started_at, "first_day": first_day, "last_day": last_day, "exit_code": exit_code,
-               "failure": failure}
+               "failure": failure, "note": note}
         return _write(self.runs / f"{_safe(run_id)}.{event}.parquet",
                       pa.Table.from_pylist([row], schema=RUN_EVENTS_SCHEMA))
 

@@ -95,8 +95,9 @@ def reconcile(definitions: dg.Definitions, instance: dg.DagsterInstance, month: 
     outcome = outcome_of(result)
     if outcome.exit_code != NOT_PUBLISHED and not invoice_rows(month):
         # No invoice issued (yet) is not a disagreement with one: say so, fail nothing.
-        record_finished(result, instance, month, last, PUBLISHED)
-        return RunOutcome(PUBLISHED, [f"no invoice for {month:%Y-%m} from the billing API: not reconciled"])
+        said = f"no invoice for {month:%Y-%m} from the billing API: not reconciled"
+        record_finished(result, instance, month, last, PUBLISHED, note=said)
+        return RunOutcome(PUBLISHED, [said])
     record_finished(result, instance, month, last, outcome.exit_code)
     if outcome.exit_code == NOT_PUBLISHED:  # the day's figures are published; only the month failed
         return RunOutcome(CHECKS_FAILED, [f"invoice reconciliation {month:%Y-%m}: {line}" for line in outcome.lines])
@@ -135,7 +136,7 @@ AFTER_PUBLISH = {"reports__dashboard"}
 
 
 def record_finished(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance, first: date, last: date,
-                    exit_code: int) -> None:
+                    exit_code: int, note: str | None = None) -> None:
     """A run's end in the run ledger (`marts.runs`): when, and its exit status as this command gives it."""
     from pipelines.lake import lake_for
     from pipelines.ledger import ledger_for, run_started_at
@@ -143,6 +144,7 @@ def record_finished(result: dg.ExecuteInProcessResult, instance: dg.DagsterInsta
     ledger_for(lake_for(warehouse.published_path_from_env())).record_run(
         result.run_id, "finished", job=result.job_def.name, started_at=run_started_at(instance, result.run_id),
         first_day=first, last_day=last, exit_code=exit_code, failure=None if result.success else first_failure(result),
+        note=note,
     )
 
 

@@ -133,14 +133,15 @@ class Status:
         if not runs:
             return [_label("last run", "none recorded")], False
         lines = []
-        for index, (run_id, job, started, finished, first, last, published_at, checks, failed, failure, code) in \
-                enumerate(runs):
+        for index, (run_id, job, started, finished, first, last, published_at, checks, failed, failure, note, code) \
+                in enumerate(runs):
             if code == 1 or published_at is None:
                 ended = f"nothing published: {failure or 'no step recorded why'}"
             else:
                 ended = (f"published {_at(published_at)}; "
-                         + (f"{failed} of {checks} checks failed" if failed else f"all {checks} checks passed")
-                         + (f"; {failure}" if failure else ""))
+                         + (f"{failed} of {checks} checks failed" if failed else
+                            f"all {checks} checks passed" if checks != 1 else "its one check passed")
+                         + "".join(f"; {text}" for text in (failure, note) if text))
             so_far = "" if finished is not None else " so far"
             lines.append(_label("last run" if index == 0 else "",
                                 f"{job} {_days(first, last)}, run {run_id[:8]}, started {_at(started)}"))

@@ -202,6 +202,23 @@ def test_the_run_is_in_marts_runs_with_how_it_ended(run):
     assert row["started_at"] <= row["published_at"] <= row["finished_at"]
 
 
+def test_status_tells_the_run_from_the_published_file(run):
+    from pipelines.status import status_report
+
+    outcome, published, run_id, _ = run
+    report = status_report(published, E)
+    assert report.exit_code == 2
+    shown = [line.strip() for line in report.lines if line.strip().startswith(("ERROR ", "WARN "))]
+    # the reconciliation run ended clean (no invoice is not a mismatch), so only the daily run's findings show
+    assert sorted(shown) == sorted(line for line in outcome.lines if line.startswith(("ERROR ", "WARN ")))
+    assert report.lines[-4:-1] == [
+        "incomplete  1 day with incomplete billing: 2026-10-13 (1 resource-hour: gpu-a1)",
+        "dark        no open dark stretch",
+        "quarantine  fleet_events        1  event: Input should be 'launched', 'wake_requested', 'engine_ready', "
+        "'hibernated', 'spot_interrupted' or 'terminated'",
+    ]
+
+
 # -- conservation cannot fail in a real run: break a mart by hand --------------------------------
 def test_a_broken_conservation_identity_is_listed_by_its_query():
     from pipelines.accounting import DayRange

@@ -19,7 +19,8 @@ runs AS (
         min(first_day) AS first_day,
         max(last_day) AS last_day,
         arg_max(exit_code, "at") FILTER (WHERE event = 'finished') AS exit_code_given,
-        arg_max(failure, "at") FILTER (WHERE failure IS NOT NULL) AS failure
+        arg_max(failure, "at") FILTER (WHERE failure IS NOT NULL) AS failure,
+        arg_max(note, "at") FILTER (WHERE note IS NOT NULL) AS note
     FROM events
     GROUP BY run_id
 ),
@@ -29,7 +30,7 @@ checks AS (
     GROUP BY run_id
 )
 SELECT r.run_id, r.job, r.started_at, r.finished_at, r.first_day, r.last_day, r.published_at,
-    coalesce(c.checks, 0) AS checks, coalesce(c.failed_checks, 0) AS failed_checks, r.failure,
+    coalesce(c.checks, 0) AS checks, coalesce(c.failed_checks, 0) AS failed_checks, r.failure, r.note,
     -- as `invoice-true run` says it (0 published and clean, 2 published with findings, 1 nothing
     -- published); for a run launched from Dagster, from what its steps recorded so far
     coalesce(r.exit_code_given, CASE
@@ -63,4 +64,5 @@ COMMENT ON COLUMN marts.runs.published_at IS 'When the run replaced the publishe
 COMMENT ON COLUMN marts.runs.checks IS 'Check results the run recorded in marts.check_results.';
 COMMENT ON COLUMN marts.runs.failed_checks IS 'Of those, how many failed.';
 COMMENT ON COLUMN marts.runs.failure IS 'The first failure: the step and day, and why, in one line; null when no step failed.';
+COMMENT ON COLUMN marts.runs.note IS 'What invoice-true run said beside the checks, e.g. that no invoice was issued for a month yet (its reconciliation then fails every resource, and the run still exits 0).';
 COMMENT ON COLUMN marts.runs.exit_code IS '0 published and every check passed, 2 published with failed checks (or a step after the publish failed), 1 nothing published: as invoice-true run exits. For a run launched from Dagster, judged from what it recorded so far.';

@@ -26,7 +26,7 @@ WITH latest AS (
         (SELECT max(started_at) FROM marts.runs)) AS started_at
 )
 SELECT run_id, job, started_at, finished_at, first_day, last_day, published_at, checks, failed_checks,
-    failure, exit_code
+    failure, note, exit_code
 FROM marts.runs
 WHERE started_at >= (SELECT started_at FROM latest)
 ORDER BY started_at, run_id;
