@@ -69,8 +69,9 @@ class Finding:
 
     @classmethod
     def from_evaluation(cls, evaluation) -> Finding:
-        """A check's finding from its evaluation (a Dagster event); a check that keeps no finding
-        in its metadata still gets a line and a row, from what Dagster knows of it."""
+        """A check's finding from its result: an `AssetCheckResult`, or the `AssetCheckEvaluation`
+        Dagster records from it (both carry these fields). A check that keeps no finding in its
+        metadata still gets a line and a row, from what Dagster knows of it."""
         meta = {k: getattr(v, "value", v) for k, v in (evaluation.metadata or {}).items()}
         asset = ".".join(evaluation.asset_key.path)
         severity = evaluation.severity.value.upper()

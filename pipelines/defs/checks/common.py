@@ -76,18 +76,8 @@ def recorded(context, warehouse, result: dg.AssetCheckResult) -> dg.AssetCheckRe
     from pipelines.findings import Finding
     from pipelines.ledger import ledger_for
 
-    ledger_for(warehouse.lake).record_finding(context.run.run_id, Finding.from_evaluation(_evaluation(result)))
+    ledger_for(warehouse.lake).record_finding(context.run.run_id, Finding.from_evaluation(result))
     return result
-
-
-def _evaluation(result: dg.AssetCheckResult):
-    """What Dagster will record for `result`, as Finding.from_evaluation reads it."""
-    from types import SimpleNamespace
-
-    return SimpleNamespace(
-        asset_key=result.asset_key, check_name=result.check_name, passed=result.passed,
-        severity=result.severity, description=result.description, metadata=result.metadata,
-    )
 
 
 def utc(at: datetime | None) -> str:
