@@ -161,10 +161,6 @@ def rows_of(con, query: str, limit: int | None = None) -> list[dict[str, Any]]:
     return [dict(zip(names, values)) for values in cursor.fetchall()]
 
 
-def count_of(con, query: str) -> int:
-    return con.execute(f"SELECT count(*) FROM ({query})").fetchall()[0][0]
-
-
 # -- ready queries ------------------------------------------------------------------------------
 _PARAMETER = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)")
 

@@ -16,7 +16,7 @@ from typing import Any
 
 from pipelines.contracts.core import ROW, Batch, Rule, Suite, SuiteOutcome, _bind_scope
 from pipelines.findings import (
-    EXAMPLES, Finding, count_of, example, first_examples, line, literal, plural, rows_of, tidy, where_text,
+    EXAMPLES, Finding, example, first_examples, line, literal, plural, rows_of, tidy, where_text,
 )
 
 
