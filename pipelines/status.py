@@ -69,6 +69,11 @@ def _days(first: date | None, last: date | None) -> str:
     return str(first) if first == last else f"{first} to {last}"
 
 
+def _unreadable(exc: Exception) -> str:
+    said = str(exc).strip().splitlines()
+    return f"cannot be read from here ({said[0] if said else type(exc).__name__})"
+
+
 def _listed(items: list[str]) -> str:
     shown = items[-SHOWN:]
     more = f"; and {len(items) - len(shown)} earlier" if len(items) > len(shown) else ""
@@ -91,7 +96,10 @@ class Status:
         first, last, days = self.rows(self.held_sql)[0]
         open_stretches = self.rows(self.open_sql)
         final = self.newest_final(first, last, open_stretches)
-        runs_lines, clean = self.last_run()
+        try:
+            runs_lines, clean = self.last_run()
+        except duckdb.Error as exc:  # the ledger's files are beside the lake: elsewhere they are not
+            runs_lines, clean = [_label("last run", _unreadable(exc))], False
         lines = [
             _label("published", str(self.published)),
             _label("answer", self.answer(first, last, final, clean)),
@@ -101,10 +109,17 @@ class Status:
             *self.incomplete(),
             _label("dark", _listed([f"{r} dark since {_at(s)}" for r, s in open_stretches])
                    if open_stretches else "no open dark stretch"),
-            *self.quarantine(),
-            *self.crosscheck(),
+            *self.readable("quarantine", self.quarantine),
+            *self.readable("crosscheck", self.crosscheck),
         ]
         return Report(lines, CLEAN if clean else NOT_CLEAN)
+
+    def readable(self, name: str, section) -> list[str]:
+        """A section over files beside the lake (quarantine views, the ledger), or why it cannot be read."""
+        try:
+            return section()
+        except duckdb.Error as exc:
+            return [_label(name, _unreadable(exc))]
 
     def newest_final(self, first: date | None, last: date | None, open_stretches: list[tuple]) -> date | None:
         if first is None:

@@ -184,3 +184,23 @@ def test_the_crosscheck_warnings_are_the_last_daily_runs(tmp_path):
     ledger.record_finding("3f9c2a1b-last", Finding("marts.token_crosscheck", "token_crosscheck", "WARN", False,
                                                    "logs within 1 %", 1, lines=(line,)), checked_at=at(30, 3, 1))
     assert status_report(path, DAY).lines[-1] == f"crosscheck  {line}"
+
+
+def test_a_file_whose_ledger_and_lake_are_not_beside_it_still_answers(tmp_path):
+    import shutil
+
+    path, ledger = published_file(tmp_path)
+    last_run(ledger, exit_code=0)
+    (tmp_path / "lake").mkdir()
+    with duckdb.connect(str(path)) as con:  # quarantine as the published file holds it: views over the lake
+        con.execute(f"COPY quarantine.requests TO '{tmp_path}/lake/q.parquet' (FORMAT parquet)")
+        con.execute("DROP TABLE quarantine.requests")
+        con.execute(f"CREATE VIEW quarantine.requests AS SELECT * FROM read_parquet('{tmp_path}/lake/*.parquet')")
+    for folder in (ledger.root, tmp_path / "lake"):  # say, the file was copied to another machine
+        shutil.rmtree(folder)
+    report = status_report(path, DAY)
+    assert report.exit_code == 2  # nothing says the last run was clean
+    assert report.lines[4].startswith("last run    cannot be read from here (IO Error: No files found that match")
+    assert report.lines[-2].startswith("quarantine  cannot be read from here (IO Error: No files found that match")
+    assert report.lines[2:4] == ["days        2026-11-27 to 2026-11-29 (3 days)",
+                                 "final       2026-11-28 is the newest final day"]
