@@ -166,7 +166,10 @@ def test_off_a_terminal_one_line_per_day_and_source_and_nothing_of_dagster(serve
         "be greater than or equal to 0 (1) — see quarantine.requests",
         "no invoice for 2026-10 from the billing API: not reconciled",
     ]
-    assert "telemetry" in (home / "dagster.yaml").read_text()  # the project's instance config, telemetry off
+    import yaml
+
+    written = yaml.safe_load((home / "dagster.yaml").read_text())  # the project's instance config
+    assert written["telemetry"] == {"enabled": False} and written["concurrency"]["pools"]["default_limit"] == 1
 
 
 def read_pty(argv: list[str], env: dict[str, str], timeout_s: float = 600) -> tuple[int, str]:
