@@ -172,9 +172,17 @@ def first_failure(result: dg.ExecuteInProcessResult) -> str:
     partition = tags.get("dagster/partition") or "{}...{}".format(
         tags.get("dagster/asset_partition_range_start", "?"), tags.get("dagster/asset_partition_range_end", "?")
     )
+    from pipelines.findings import Finding
+
+    # A blocking check that failed stops its step; its finding says what failed, where to look.
+    blocking = [line for e in result.get_asset_check_evaluations()
+                if not e.passed and e.blocking and e.severity == dg.AssetCheckSeverity.ERROR
+                for line in Finding.from_evaluation(e).lines]
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
+            if blocking and error.cls_name == "DagsterAssetCheckFailedError":
+                return f"{event.step_key} [{partition}]: blocking check failed: {blocking[0]}"
             while error.cause is not None and error.cls_name in _WRAPPERS:
                 error = error.cause
             lines = error.message.strip().splitlines()

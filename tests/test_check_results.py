@@ -241,6 +241,26 @@ def test_a_broken_conservation_identity_is_listed_by_its_query():
                                   f"expected {broken[1]}, got {broken[2]}) — see marts.resource_hourly")
 
 
+def test_a_blocking_check_that_fails_is_the_one_line_reason(monkeypatch, tmp_path):
+    """Conservation cannot fail on real data: make its result fail, and see the run stop with it."""
+    from fixtures.rows import Fleet as Rows
+    from pipelines.defs.accounting import assets
+    from pipelines.findings import Finding
+    from pipelines.runner import run_days
+    from tests.conftest import DATA, point_at
+
+    said = "ERROR marts.resource_hourly: conservation broken in 1 identity (as planted) — see marts.resource_hourly"
+    planted = Finding("marts.resource_hourly", "conservation", "ERROR", False, "as planted", 1, lines=(said,))
+    monkeypatch.setattr(assets, "conservation_result", lambda con, days: planted.check_result())
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    with FixtureServer(Rows.from_json_dir(DATA / "tiny_fleet" / "input"), token=TOKEN) as server:
+        point_at(monkeypatch, server.url, tmp_path / "invoice_true.duckdb")
+        outcome = run_days(date(2026, 10, 10), date(2026, 10, 11))
+    assert (outcome.exit_code, outcome.lines) == (
+        1, [f"nothing published: accounting_marts [2026-10-10]: blocking check failed: {said}"])
+    assert not (tmp_path / "invoice_true.duckdb").exists()
+
+
 # -- the order of steps does not matter --------------------------------------------------------------
 @pytest.mark.slow
 def test_a_multiprocess_run_publishes_every_check_result_whatever_ran_after_the_publish(tmp_path, monkeypatch):
