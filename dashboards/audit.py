@@ -124,11 +124,10 @@ def crosscheck(data: DashboardData) -> str:
     lede = ("Completion tokens the request logs hold beside the tokens the replicas' engines counted "
             f"(vllm:generation_tokens_total), per resource and UTC hour. Below {bound} the logs lost usage rows, "
             "and every $/Mtok of that hour reads too high.")
-    if data.crosscheck is None:
+    if not data.crosscheck:  # the table is always there; a [crosscheck] source fills it
         return section(key, title, lede, [paragraph(
-            "marts.token_crosscheck is not in this file: no Prometheus is configured for this fleet.")])
-    if not data.crosscheck:
-        return section(key, title, lede, [paragraph("marts.token_crosscheck has no resource-hour yet.")])
+            "marts.token_crosscheck holds no resource-hour: no Prometheus cross-check is configured for this "
+            "fleet ([crosscheck] in the configuration file), or it has counted nothing yet.")])
     summary = [[r["resource_id"], fmt.number_exact(r["hours"]), fmt.number_exact(r["judged_hours"]),
                 fmt.number_exact(r["logged_tokens"]), fmt.number_exact(r["counted_tokens"]),
                 fmt.number_exact(r["logged_tokens"] - r["counted_tokens"]),

@@ -7,7 +7,6 @@ not in the file (a mart not built yet, e.g. marts.invoice_reconciliation) reads 
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -156,8 +155,11 @@ def rows(con: duckdb.DuckDBPyConnection, sql: str, params: dict | None = None) -
 
 
 def has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    """A table or a view (raw and quarantine are views over the lake in a published file)."""
     return bool(con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE schema_name = ? AND table_name = ? AND database_name = current_database()",
+        "SELECT count(*) FROM (SELECT schema_name, table_name AS name, database_name FROM duckdb_tables() "
+        "UNION ALL SELECT schema_name, view_name, database_name FROM duckdb_views()) "
+        "WHERE schema_name = ? AND name = ? AND database_name = current_database()",
         [schema, table],
     ).fetchall()[0][0])
 
@@ -176,8 +178,10 @@ def quarantine_counts(con: duckdb.DuckDBPyConnection) -> dict[str, int | None]:
 
 
 def max_miss_pct_from_env() -> Decimal:
-    """The cross-check's bound, as the check reads it (INVOICE_TRUE_MAX_MISS_PCT, default 1 %)."""
-    return Decimal(os.environ.get("INVOICE_TRUE_MAX_MISS_PCT") or DEFAULT_MAX_MISS_PCT)
+    """The cross-check's bound, as the check reads it ([crosscheck] max_miss_pct, default 1 %)."""
+    from pipelines.config import load_config
+
+    return getattr(load_config().crosscheck, "max_miss_pct", DEFAULT_MAX_MISS_PCT)
 
 
 def load(con: duckdb.DuckDBPyConnection, band: tuple[Any, Any] | None = None,

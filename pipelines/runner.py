@@ -1,7 +1,8 @@
 """Run the daily job over a range of UTC days in this process, and say how it went in one line each.
 
 Used by `invoice-true run` and `invoice-true demo`. With DAGSTER_HOME set, runs are recorded
-in that instance, so they show up in the Dagster UI; otherwise an ephemeral instance is used.
+in that instance, so they show up in the Dagster UI; otherwise an ephemeral instance is used
+(pipelines/instance.py).
 """
 
 from __future__ import annotations
@@ -44,7 +45,9 @@ def run_days(start: date, end: date) -> RunOutcome:
         load_config()
     except ConfigError as exc:
         return RunOutcome(NOT_PUBLISHED, [f"nothing published: {exc}"])
-    instance = dg.DagsterInstance.get() if os.environ.get("DAGSTER_HOME") else dg.DagsterInstance.ephemeral()
+    from pipelines.instance import cli_instance
+
+    instance = cli_instance()
     lock = warehouse.run_lock(
         warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)
     )
@@ -55,7 +58,9 @@ def run_days(start: date, end: date) -> RunOutcome:
         with instance, lock:
             definitions = defs()
             job = definitions.resolve_job_def("invoice_true_daily")
-            outcome = outcome_of(_execute(job, instance, partition_tags(start, last)))
+            result = _execute(job, instance, partition_tags(start, last))
+            outcome = outcome_of(result)
+            record_finished(result, instance, start, last, outcome.exit_code)
             if outcome.exit_code != NOT_PUBLISHED:
                 for month in closed_months(start, end):
                     outcome = worst(outcome, reconcile(definitions, instance, month))
@@ -85,10 +90,15 @@ def closed_months(start: date, end: date) -> list[date]:
 
 def reconcile(definitions: dg.Definitions, instance: dg.DagsterInstance, month: date) -> RunOutcome:
     job = definitions.resolve_job_def("invoice_reconciliation_monthly")
-    outcome = outcome_of(_execute(job, instance, partition_tags(month, month)))
+    last = (month + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    result = _execute(job, instance, partition_tags(month, month))
+    outcome = outcome_of(result)
     if outcome.exit_code != NOT_PUBLISHED and not invoice_rows(month):
         # No invoice issued (yet) is not a disagreement with one: say so, fail nothing.
-        return RunOutcome(PUBLISHED, [f"no invoice for {month:%Y-%m} from the billing API: not reconciled"])
+        said = f"no invoice for {month:%Y-%m} from the billing API: not reconciled"
+        record_finished(result, instance, month, last, PUBLISHED, note=said)
+        return RunOutcome(PUBLISHED, [said])
+    record_finished(result, instance, month, last, outcome.exit_code)
     if outcome.exit_code == NOT_PUBLISHED:  # the day's figures are published; only the month failed
         return RunOutcome(CHECKS_FAILED, [f"invoice reconciliation {month:%Y-%m}: {line}" for line in outcome.lines])
     return outcome
@@ -125,21 +135,32 @@ def _execute(job, instance: dg.DagsterInstance, tags: dict[str, str]) -> dg.Exec
 AFTER_PUBLISH = {"reports__dashboard"}
 
 
+def record_finished(result: dg.ExecuteInProcessResult, instance: dg.DagsterInstance, first: date, last: date,
+                    exit_code: int, note: str | None = None) -> None:
+    """A run's end in the run ledger (`marts.runs`): when, and its exit status as this command gives it."""
+    from pipelines.lake import lake_for
+    from pipelines.ledger import ledger_for, run_started_at
+
+    ledger_for(lake_for(warehouse.published_path_from_env())).record_run(
+        result.run_id, "finished", job=result.job_def.name, started_at=run_started_at(instance, result.run_id),
+        first_day=first, last_day=last, exit_code=exit_code, failure=None if result.success else first_failure(result),
+        note=note,
+    )
+
+
 def outcome_of(result: dg.ExecuteInProcessResult) -> RunOutcome:
+    """Exit status and lines: a failed step in one line; each failed check by its finding, which
+    names what failed, on how many rows, and where to look (pipelines/findings.py)."""
+    from pipelines.findings import Finding
+
     if not result.success:
         failed = {e.step_key for e in result.all_events if e.is_step_failure}
         if failed and failed <= AFTER_PUBLISH:
             return RunOutcome(CHECKS_FAILED, [f"published, but {first_failure(result)}"])
         return RunOutcome(NOT_PUBLISHED, [f"nothing published: {first_failure(result)}"])
-    failed = [
-        evaluation
-        for evaluation in result.get_asset_check_evaluations()
-        if not evaluation.passed
-    ]
-    lines = [
-        f"check failed: {e.asset_key.to_user_string()} {e.check_name} ({e.severity.value.lower()})" for e in failed
-    ]
-    return RunOutcome(CHECKS_FAILED if failed else PUBLISHED, lines)
+    findings = [Finding.from_evaluation(e) for e in result.get_asset_check_evaluations() if not e.passed]
+    lines = [line for finding in findings for line in finding.lines]
+    return RunOutcome(CHECKS_FAILED if findings else PUBLISHED, lines)
 
 
 # Dagster wraps the exception a step raised; the reason a user needs is the innermost one.
@@ -151,9 +172,17 @@ def first_failure(result: dg.ExecuteInProcessResult) -> str:
     partition = tags.get("dagster/partition") or "{}...{}".format(
         tags.get("dagster/asset_partition_range_start", "?"), tags.get("dagster/asset_partition_range_end", "?")
     )
+    from pipelines.findings import Finding
+
+    # A blocking check that failed stops its step; its finding says what failed, where to look.
+    blocking = [line for e in result.get_asset_check_evaluations()
+                if not e.passed and e.blocking and e.severity == dg.AssetCheckSeverity.ERROR
+                for line in Finding.from_evaluation(e).lines]
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
             error = event.step_failure_data.error
+            if blocking and error.cls_name == "DagsterAssetCheckFailedError":
+                return f"{event.step_key} [{partition}]: blocking check failed: {blocking[0]}"
             while error.cause is not None and error.cls_name in _WRAPPERS:
                 error = error.cause
             lines = error.message.strip().splitlines()

@@ -97,6 +97,7 @@ def publish(con: duckdb.DuckDBPyConnection, published: Path, lake) -> Path:
     """Copy the published schemas of the working database to `published`, atomically, with views
     over every stored day of the lake in place of the build's scoped ones."""
     from pipelines.lake_views import attach_views
+    from pipelines.ledger import ledger_for
 
     published.parent.mkdir(parents=True, exist_ok=True)
     # A run killed while publishing leaves its staging copy behind. Any left now is stale:
@@ -121,6 +122,7 @@ def publish(con: duckdb.DuckDBPyConnection, published: Path, lake) -> Path:
             con.execute("USE publish_target")
             try:
                 attach_views(con, lake, comments=True)  # every stored day, for SQL tools
+                ledger_for(lake).create_views(con)  # check results and runs, whenever they land
             finally:
                 con.execute(f'USE "{source}"')
         finally:

@@ -36,13 +36,15 @@ def test_run_publishes_and_exits_zero_when_every_check_passes(monkeypatch, tmp_p
 def test_run_exits_two_and_names_each_failed_check_when_published_with_findings(tiny_server, capsys):
     assert main(["run", *DAY]) == 2  # the tiny fleet's 11-minute billing gap is 4.6 % of its running time
     err = capsys.readouterr().err
-    assert "check failed: marts/observability_gaps dark_billing (error)" in err
+    assert ("ERROR marts.observability_gaps: billing dark beyond the bound: 1 tier-day dark over 1.00% of running "
+            "time (h100-class on 2026-10-10: 11.0 dark min = 4.64% of 4.0 running h (gpu-r1)) "
+            "— see marts.observability_gaps") in err
     assert tiny_server.exists()
 
 
 def test_a_refused_token_publishes_nothing_and_says_why_in_one_line(tiny_server, monkeypatch, capsys):
     monkeypatch.setenv("BILLING_API_TOKEN", "wrong-token-value")
-    assert main(["run", *DAY]) == 1
+    assert main(["run", "--quiet", *DAY]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert "billing API refused the token (401)" in err[0]
@@ -66,7 +68,8 @@ def test_a_source_that_is_down_publishes_nothing(tiny_server, capsys):
         "INVOICE_TRUE_STEP_RETRIES": "0",  # read when the definitions load, so a fresh process
     }
     done = subprocess.run(
-        [sys.executable, "-m", "pipelines.cli", "run", *DAY], env=env, capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "pipelines.cli", "run", "--quiet", *DAY], env=env, capture_output=True, text=True,
+        timeout=300,
     )
     assert done.returncode == 1
     err = done.stderr.strip()

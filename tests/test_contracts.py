@@ -209,6 +209,22 @@ def test_each_expectation_fails_on_its_planted_row_under_both_engines(con, case)
     assert seen["gx"] == seen["sql"]
 
 
+@pytest.mark.parametrize("case", list(PLANTED))
+def test_each_planted_failure_has_a_query_that_lists_exactly_its_rows(con, case):
+    """The check's published query (pipelines/contracts/explain.py), run as written: one row per
+    unexpected row of each broken expectation (per value seen, for a batch-level one)."""
+    key, plant, expected, column, value = PLANTED[case]
+    con.execute(plant)
+    result = contract_result(con, key, Scope(*SCOPE, "2026-10-10"), CheckSettings())
+    meta = {k: v.value for k, v in result.metadata.items()}
+    listed = con.sql(meta["query"]).pl()
+    assert listed["expectation"].value_counts(sort=True).rows() == sorted(
+        ((rule, 2 if n is None else n) for rule, n in expected.items()), key=lambda r: -r[1])  # 2: USD and EUR
+    assert meta["failing_rows"] == listed.height
+    assert str(value) in {v.isoformat() if hasattr(v, "isoformat") else str(v) for v in listed[column].to_list()}
+    assert len(result.description.splitlines()) == len(expected)
+
+
 def test_a_second_currency_names_both_with_their_row_counts(con):
     con.execute("UPDATE raw.billing_snapshots SET currency = 'EUR' WHERE resource_id = 'r2'")
     for engine in ENGINES:
@@ -287,7 +303,11 @@ def test_the_check_result_shows_what_failed_with_counts_and_examples(con):
     assert meta["unexpected_by_expectation"] == {"completion_tokens >= 0": 2}
     assert meta["rows_checked"] == {"requests": 5}
     assert "| ERROR | requests | completion_tokens >= 0 | 2 | 5 |" in meta["failures"]
-    assert "| q3 |" in meta["examples"] and "| q4 |" in meta["examples"]
+    assert "| q3 |" in meta["examples_by_expectation"] and "| q4 |" in meta["examples_by_expectation"]
+    assert [e["key"] for e in meta["examples"]] == [{"request_id": "q3"}, {"request_id": "q4"}]
+    assert meta["failing_rows"] == 2
+    assert result.description == (
+        "ERROR raw.requests: completion_tokens >= 0 fails on 2 requests (q3) — see raw.requests")
 
 
 def test_gx_is_imported_only_when_a_check_runs_and_stays_quiet(tmp_path):

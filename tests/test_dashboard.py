@@ -263,8 +263,12 @@ def test_a_file_without_days_or_report_marts_still_renders(tmp_path):
     assert "no published day yet" in html and "table missing" in html and "is not in this file" in html
 
     empty = tmp_path / "empty.duckdb"
-    with duckdb.connect(str(empty)) as con:
+    with duckdb.connect(str(empty)) as con:  # a published file of a run that stored no day yet
+        from pipelines.lake import Lake
+        from pipelines.lake_views import attach_views
+
         ensure_schema(con)
         run_sql_file(con, "schema/reports.sql")
+        attach_views(con, Lake(tmp_path / "lake"))
     html = render_dashboard(empty, tmp_path / "empty.html").path.read_text()
     assert "No published day to judge yet" in html and "0 rows quarantined" in html

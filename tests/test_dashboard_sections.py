@@ -55,7 +55,7 @@ INSERT INTO marts.check_results VALUES
   'H100-class tier-days in band', 0, NULL, NULL);
 """
 CROSSCHECK = """
-CREATE TABLE marts.token_crosscheck (hour TIMESTAMPTZ, resource_id VARCHAR, logged_tokens BIGINT,
+CREATE OR REPLACE TABLE marts.token_crosscheck (hour TIMESTAMPTZ, resource_id VARCHAR, logged_tokens BIGINT,
     counted_tokens BIGINT, difference BIGINT, difference_pct DECIMAL(38,9));
 INSERT INTO marts.token_crosscheck VALUES
  ('2026-10-28 10:00:00+00', 'r-h100-1', 990, 1000, -10, -1.000000000),
@@ -191,7 +191,14 @@ def test_the_token_crosscheck_flags_hours_below_minus_one_percent(tmp_path):
 
 
 def test_the_crosscheck_bound_is_configurable(tmp_path, monkeypatch):
-    monkeypatch.setenv("INVOICE_TRUE_MAX_MISS_PCT", "0.5")
+    from pipelines.config import load_config
+
+    config = tmp_path / "invoice-true.toml"
+    config.write_text('[crosscheck]\nadapter = "prometheus"\nurl = "http://prometheus:9090"\nmax_miss_pct = 0.5\n')
+    for name in ("GATEWAY_API_URL", "GATEWAY_API_TOKEN", "BILLING_API_URL", "BILLING_API_TOKEN"):
+        monkeypatch.setenv(name, "set")
+    monkeypatch.setenv("INVOICE_TRUE_CONFIG", str(config))
+    load_config.cache_clear()
     html = section_of(page(published(tmp_path, CROSSCHECK)), "crosscheck")
     _, flagged = re.findall(r"<table.*?</table>", html, re.S)
     assert [r[0] for r in rows_of(flagged)] == ["2026-10-28 11:00 UTC", "2026-10-28 10:00 UTC"]
@@ -199,7 +206,7 @@ def test_the_crosscheck_bound_is_configurable(tmp_path, monkeypatch):
 
 def test_without_a_prometheus_the_crosscheck_says_so(tmp_path):
     html = section_of(page(published(tmp_path)), "crosscheck")
-    assert "marts.token_crosscheck is not in this file" in html
+    assert "marts.token_crosscheck holds no resource-hour: no Prometheus cross-check is configured" in html
 
 
 @pytest.mark.parametrize("extra", [(), (RECONCILIATION, CHECK_RESULTS, CROSSCHECK)])

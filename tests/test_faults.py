@@ -58,9 +58,14 @@ def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+# The run ledger's views (pipelines/ledger.py) record runs, not data: their run ids and instants
+# differ from run to run by design.
+LEDGER_VIEWS = ("marts.check_results", "marts.runs")
+
+
 def dump_tables(path: Path, schemas: tuple[str, ...] = ("raw", "quarantine", "marts")) -> dict[str, list[tuple]]:
     """Every row of every table and view of ``schemas`` (raw and quarantine are views over the
-    lake), sorted: whole tables, not counts."""
+    lake), sorted: whole tables, not counts; the run ledger aside."""
     with duckdb.connect(str(path), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         tables = [r[0] for r in con.execute(
@@ -69,7 +74,7 @@ def dump_tables(path: Path, schemas: tuple[str, ...] = ("raw", "quarantine", "ma
             "UNION ALL SELECT schema_name || '.' || view_name FROM duckdb_views() "
             "WHERE list_contains(?, schema_name) AND NOT internal AND NOT temporary ORDER BY 1",
             [list(schemas), list(schemas)]).fetchall()]
-        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables}
+        return {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in tables if t not in LEDGER_VIEWS}
 
 
 def table_names(path: Path) -> list[str]:

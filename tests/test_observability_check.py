@@ -60,7 +60,12 @@ def published_check(pipeline, gap_minutes: int):
 def test_a_20_minute_gap_fails_and_names_the_resource_and_window(pipeline):
     outcome, result, flagged, gaps = published_check(pipeline, 20)
     assert outcome.exit_code == 2  # published, with a failed check
-    assert "check failed: marts/observability_gaps dark_billing (error)" in outcome.lines
+    line = (
+        "ERROR marts.observability_gaps: billing dark beyond the bound: 1 gap longer than 15 min and 1 tier-day "
+        "dark over 1.00% of running time (r1 (h100-class) dark from 2026-10-10T12:00:00Z to 2026-10-10T12:20:00Z: "
+        "20.0 min) — see marts.observability_gaps"
+    )
+    assert line in outcome.lines
     assert gaps == [("r1", START + timedelta(hours=12), START + timedelta(hours=12, minutes=20), Decimal("1200"))]
     assert flagged == [("12:00",)]  # the data says so too
     assert (result.passed, result.severity.value) == (False, "ERROR")
@@ -69,7 +74,7 @@ def test_a_20_minute_gap_fails_and_names_the_resource_and_window(pipeline):
         "r1 (h100-class) dark from 2026-10-10T12:00:00Z to 2026-10-10T12:20:00Z: 20.0 min",
         "h100-class on 2026-10-10: 20.0 dark min = 1.39% of 24.0 running h (r1)",
     ]
-    assert result.description == "; ".join(meta["dark_beyond_bound"])
+    assert result.description == line
     assert (meta["gaps_in_scope"], meta["gaps_over_bound"], meta["tier_days_over_bound"]) == (1, 1, 1)
     assert "| r1 | h100-class | 2026-10-10T12:00:00Z | 2026-10-10T12:20:00Z | 20.0 |" in meta["long_gaps"]
 

@@ -120,11 +120,10 @@ def test_raw_plus_quarantined_rows_are_every_row_fetched_for_the_day(published, 
 def test_the_run_publishes_and_names_the_sources_over_the_bound(published):
     outcome, path = published
     assert outcome.exit_code == 2  # published; a failed check never hides data
-    failed = [line for line in outcome.lines if "quarantine_share" in line]
-    assert failed == [
-        "check failed: raw/billing_snapshots quarantine_share (error)",
-        "check failed: raw/fleet_events quarantine_share (error)",
-    ]
+    failed = [line for line in outcome.lines if " rows quarantined " in line]
+    assert [line.split(":")[0] for line in failed] == ["ERROR raw.billing_snapshots", "ERROR raw.fleet_events"]
+    assert all(line.endswith(f"— see quarantine.{source}") for line, source in
+               zip(failed, ("billing_snapshots", "fleet_events")))
     assert path.exists()
 
 
@@ -142,12 +141,12 @@ def test_snapshot_share_metadata_counts_by_reason_with_examples(published):
     assert (result.passed, result.severity.value) == (False, "ERROR")
     assert (meta["raw_rows"], meta["quarantined_rows"], meta["rows"]) == (293, 5, 298)
     assert meta["quarantined_share"] == pytest.approx(5 / 298)
-    assert result.description == "5 of 298 rows quarantined (1.68%; bound 1.00%)"
+    assert result.description.startswith("ERROR raw.billing_snapshots: 5 of 298 rows quarantined (1.68%; bound 1.00%)")
     reasons = query(path, "SELECT field, count(*) FROM quarantine.billing_snapshots GROUP BY 1 ORDER BY 1")
     assert reasons == [("cumulative_cost", 1), ("currency", 1), ("resource_id", 1), ("sampled_at", 1), ("state", 1)]
     for field, _ in reasons:
         assert f"| {field} |" in meta["by_reason"]
-    examples = meta["examples"].splitlines()
+    examples = meta["quarantined_examples"].splitlines()
     assert examples[0] == "| source | day | row_number | field | reason |"
     assert len(examples) == 2 + 5
     assert all(line.startswith("| billing_snapshots | 2026-10-10 |") for line in examples[2:])

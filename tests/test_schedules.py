@@ -48,5 +48,7 @@ def test_range_runs_are_one_run_and_writers_share_one_pool(definitions):
         node = definitions.resolve_asset_graph().get(key)
         if node.partitions_def is not None:
             assert node.backfill_policy == dg.BackfillPolicy.single_run(), key
-            assert node.pools == {"duckdb_warehouse"}, key
+            # the raw steps land in the lake and never open the warehouse: they need no turn on it
+            assert node.pools == (set() if key.path[0] == "raw" and key.path[1] != "invoice_rows"
+                                  else {"duckdb_warehouse"}), key
     assert definitions.resolve_job_def("invoice_true_daily").tags["invoice_true/warehouse"] == "main"

@@ -58,7 +58,7 @@ def logged(con, resource: str, hms: str, tokens: int) -> None:
     """A marts.resource_hourly row holding only the tokens the logs hold for the hour."""
     con.execute(
         "INSERT INTO marts.resource_hourly VALUES (?, ?, 'h100-class', NULL, NULL, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, "
-        "?, 0, 1, NULL, NULL, true)",
+        "?, 0, 1, NULL, NULL, true, NULL)",
         [t(hms), resource, tokens],
     )
 
@@ -148,14 +148,18 @@ def test_unmapped_instances_are_counted_and_named(con):
     crosscheck(con)
     result = token_crosscheck_result(con, SCOPE)
     assert not result.passed
-    assert result.description == "1 unmapped counter instance(s): instance x:9999 is not mapped (2 samples)"
+    assert result.metadata["description_detail"].value == (
+        "1 unmapped counter instance(s): instance x:9999 is not mapped (2 samples)")
+    assert result.description == ("WARN raw.engine_token_samples: 1 unmapped counter instance (instance x:9999 is "
+                                  "not mapped (2 samples)) — see quarantine.engine_token_samples")
     assert result.metadata["unmapped_samples"].value == 2
 
 
 def test_an_empty_scope_is_reported_not_failed(con):
     crosscheck(con)
     result = token_crosscheck_result(con, SCOPE)
-    assert result.passed and result.description == "no engine counter in scope: nothing to cross-check"
+    assert result.passed and result.metadata["description_detail"].value == (
+        "no engine counter in scope: nothing to cross-check")
 
 
 # -- the demo fleet's first day, end to end ---------------------------------------------------

@@ -13,6 +13,7 @@ from pipelines.contracts.core import (
     AtLeastColumn, Batch, Between, DistinctAtMost, InSet, NonEmpty, NotNull, Suite, Unique,
 )
 from pipelines.contracts.settings import CheckSettings
+from pipelines.findings import plural
 
 ORDERED = """
 WITH read_back AS (
@@ -62,12 +63,16 @@ def suite(settings: CheckSettings) -> Suite:
             # A fall inside one billing period is read as a reset (DESIGN.md "Known limits"):
             # each is listed, as a warning; many per resource-day is the error below.
             Between("cumulative bill never falls within a billing period", column="cumulative_change",
-                    min_value=0, severity="WARN"),
+                    min_value=0, severity="WARN", see="marts.billing_resets",
+                    says=lambda rows, resources: f"cumulative fell {plural(rows, 'time')} on "
+                                                 f"{plural(resources, 'resource')}"),
             DistinctAtMost("one currency", column="currency", count=1),
             *((InSet(f"currency is {settings.currency}", column="currency", values=(settings.currency,)),)
               if settings.currency else ()),
         ),
         example_columns=("resource_id", "sampled_at", "state", "cumulative_cost", "billing_period_start"),
+        key=("resource_id", "sampled_at"),
+        noun="sample",
     )
     resource_days = Batch(
         "resource_days",
@@ -81,8 +86,10 @@ def suite(settings: CheckSettings) -> Suite:
         )""",
         rules=(
             Between(f"at most {settings.max_falls_per_resource_day} falls of the cumulative bill per resource-day",
-                    column="falls", max_value=settings.max_falls_per_resource_day),
+                    column="falls", max_value=settings.max_falls_per_resource_day, see="marts.billing_resets"),
         ),
         example_columns=("resource_id", "day", "falls", "samples"),
+        key=("resource_id", "day"),
+        noun="resource-day",
     )
     return Suite("raw.billing_snapshots", "sampled_at", (samples, resource_days))

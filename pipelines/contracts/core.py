@@ -20,7 +20,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Literal
+from typing import Any, Callable, Literal
 
 import duckdb
 
@@ -38,6 +38,10 @@ class Rule:
     name: str
     severity: Severity = field(default="ERROR", kw_only=True)
     where: str | None = field(default=None, kw_only=True)
+    # How the command line words a failure, given (failing rows, distinct first-key values), and
+    # where to look; by default "<name> fails on N <rows>" and the checked table (contracts/explain.py).
+    says: Callable[[int, int], str] | None = field(default=None, kw_only=True, compare=False)
+    see: str | None = field(default=None, kw_only=True)
     row_level = True
 
     def gx_expectation(self, gxe: Any) -> Any:  # pragma: no cover - abstract
@@ -212,12 +216,15 @@ class DistinctAtMost(Rule):
 @dataclass(frozen=True)
 class Batch:
     """A query over one table (``$scope_start``/``$scope_end`` bound) and the rules it must keep.
-    The query must return a ``_row`` column numbering its rows."""
+    The query must return a ``_row`` column numbering its rows; ``key`` names a row for a person
+    (an example's key), ``noun`` says what a row is ("sample", "resource-day")."""
 
     name: str
     sql: str
     rules: tuple[Rule, ...]
     example_columns: tuple[str, ...]
+    key: tuple[str, ...] = ()
+    noun: str = "row"
 
 
 @dataclass(frozen=True)

@@ -35,5 +35,7 @@ def suite(settings: CheckSettings) -> Suite:
             Between("idle_fraction in [0, 1]", column="idle_fraction", min_value=0, max_value=1),
         ),
         example_columns=("day", "tier", "model", "spend", "completion_tokens", "usd_per_mtok"),
+        key=("tier", "model", "day"),
+        noun="tier-model-day",
     )
     return Suite("marts.cost_per_mtok_daily", "day", (rows,))

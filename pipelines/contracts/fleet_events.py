@@ -23,5 +23,7 @@ def suite(settings: CheckSettings) -> Suite:
             Unique("one event per (resource_id, at, event)", key=("resource_id", "at", "event")),
         ),
         example_columns=("resource_id", "at", "event"),
+        key=("resource_id", "at", "event"),
+        noun="event",
     )
     return Suite("raw.fleet_events", "at", (rows,))

@@ -30,5 +30,7 @@ def suite(settings: CheckSettings) -> Suite:
             Between("seconds = gap_end - gap_start", column="seconds_residual", min_value=0, max_value=0),
         ),
         example_columns=("resource_id", "gap_start", "gap_end", "seconds"),
+        key=("resource_id", "gap_start"),
+        noun="gap",
     )
     return Suite("marts.observability_gaps", "gap_start..gap_end", (rows,))

@@ -34,5 +34,7 @@ def suite(settings: CheckSettings) -> Suite:
             Between("status is an HTTP status", column="status", min_value=100, max_value=599),
         ),
         example_columns=("request_id", "received_at", "finished_at", "resource_id", "completion_tokens"),
+        key=("request_id",),
+        noun="request",
     )
     return Suite("raw.requests", "finished_at", (rows,))

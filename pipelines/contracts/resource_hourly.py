@@ -33,5 +33,7 @@ def suite(settings: CheckSettings) -> Suite:
             Between("idle_fraction in [0, 1]", column="idle_fraction", min_value=0, max_value=1),
         ),
         example_columns=("hour", "resource_id", "running_s", "busy_s", "idle_s", "waking_s", "spend"),
+        key=("resource_id", "hour"),
+        noun="resource-hour",
     )
     return Suite("marts.resource_hourly", "hour", (rows,))

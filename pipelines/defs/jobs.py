@@ -4,6 +4,8 @@ import os
 
 import dagster as dg
 
+from pipelines.defs.failures import record_failure
+
 # Runs that write the warehouse take turns (deploy/dagster.yaml limits this tag to one run).
 WAREHOUSE_RUN_TAG = {"invoice_true/warehouse": "main"}
 
@@ -38,6 +40,7 @@ accounting_job = dg.define_asset_job(
     "render the HTML dashboard.",
     tags=WAREHOUSE_RUN_TAG,
     executor_def=run_executor(),
+    hooks={record_failure},  # a failed run says why in marts.runs
 )
 
 # Nightly at 03:00 UTC for the last complete day; on by default.

@@ -1,7 +1,10 @@
 -- Rule 8, asserted after every build: one row per broken identity in the range, none when
--- every nanodollar landed exactly once and every resource-hour's parts add up. Rule 11: every
--- BilledCost of a mapped Usage row inside the range lands in its hours, and each interval's
--- hours add up to the interval.
+-- every nanodollar landed exactly once and every resource-hour's parts add up.
+--
+-- First the identities only the build can judge, from its intermediate pieces (not published):
+-- snapshot spend of the range against marts.resource_hourly; rule 11: every BilledCost of a mapped
+-- Usage row inside the range lands in its hours; each interval's hours add up to the interval, and
+-- each hour-piece's states to the piece.
 WITH cost_rows_in_range AS (
     SELECT CAST(coalesce(sum(billed_cost), 0) * 1000000000 AS HUGEINT) AS nanos
     FROM raw.cost_rows
@@ -33,7 +36,30 @@ piece_parts AS (
 interval_money AS (
     SELECT coalesce(sum(piece_nanos), 0) AS nanos FROM intermediate.interval_hours
 ),
-hourly AS (
+hourly_money AS (
+    SELECT CAST(coalesce(sum(spend), 0) * 1000000000 AS HUGEINT) AS nanos
+    FROM marts.resource_hourly WHERE hour >= $range_start AND hour < $range_end
+)
+SELECT 'mapped Usage BilledCost inside the range vs its hours' AS identity,
+       (c.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS expected,
+       (l.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS actual
+FROM cost_rows_in_range AS c, cost_rows_landed AS l WHERE c.nanos <> l.nanos
+UNION ALL
+SELECT 'interval hours = interval, ' || resource_id || ' ' || interval_start::VARCHAR,
+       (spend_nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR, (landed::DECIMAL(38, 0) * 0.000000001)::VARCHAR
+FROM split_intervals
+UNION ALL
+SELECT 'piece states = piece, ' || resource_id || ' ' || interval_start::VARCHAR || ' hour ' || hour::VARCHAR,
+       (piece_nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR, (parts::DECIMAL(38, 0) * 0.000000001)::VARCHAR
+FROM piece_parts
+UNION ALL
+SELECT 'billed spend in the range vs resource_hourly',
+       (i.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR,
+       (h.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR
+FROM interval_money AS i, hourly_money AS h WHERE i.nanos <> h.nanos;
+
+-- Then the identities the published marts hold on their own (also the published query).
+WITH hourly AS (
     SELECT * FROM marts.resource_hourly WHERE hour >= $range_start AND hour < $range_end
 ),
 hourly_money AS (
@@ -53,26 +79,9 @@ tier_totals AS (
         sum(completion_tokens) FILTER (WHERE model <> '*') AS model_tokens
     FROM daily GROUP BY ALL
 )
-SELECT 'mapped Usage BilledCost inside the range vs its hours' AS identity,
-       (c.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS expected,
-       (l.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS actual
-FROM cost_rows_in_range AS c, cost_rows_landed AS l WHERE c.nanos <> l.nanos
-UNION ALL
-SELECT 'interval hours = interval, ' || resource_id || ' ' || interval_start::VARCHAR,
-       (spend_nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR, (landed::DECIMAL(38, 0) * 0.000000001)::VARCHAR
-FROM split_intervals
-UNION ALL
-SELECT 'piece states = piece, ' || resource_id || ' ' || interval_start::VARCHAR || ' hour ' || hour::VARCHAR,
-       (piece_nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR, (parts::DECIMAL(38, 0) * 0.000000001)::VARCHAR
-FROM piece_parts
-UNION ALL
-SELECT 'snapshot spend in the range vs resource_hourly',
-       (i.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS expected,
-       (h.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS actual
-FROM interval_money AS i, hourly_money AS h WHERE i.nanos <> h.nanos
-UNION ALL
-SELECT 'resource_hourly vs cost_per_mtok_daily model rows',
-       (h.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR, (m.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR
+SELECT 'resource_hourly vs cost_per_mtok_daily model rows' AS identity,
+       (h.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS expected,
+       (m.nanos::DECIMAL(38, 0) * 0.000000001)::VARCHAR AS actual
 FROM hourly_money AS h, model_money AS m WHERE h.nanos <> m.nanos
 UNION ALL
 SELECT 'tier * row vs its model rows, ' || tier || ' ' || day::VARCHAR,

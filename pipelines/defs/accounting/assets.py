@@ -8,6 +8,9 @@ from pipelines.defs.metadata import table_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import Warehouse
 from pipelines.config import load_config
+from pipelines.defs.checks.common import recorded
+from pipelines.findings import EXAMPLES, Finding, example, inline, line, plural, rows_of
+from pipelines.settings import AccountingSettings
 from pipelines.sources.registry import SOURCES
 from pipelines.sql_files import statements
 
@@ -50,42 +53,74 @@ def day_range(window: dg.TimeWindow) -> DayRange:
     return DayRange(window.start.date(), window.end.date())
 
 
-def band_result(con) -> dg.AssetCheckResult:
-    rows = con.execute(
-        "SELECT verdict, day, tier, usd_per_mtok, idle_fraction FROM marts.band_check "
-        "WHERE verdict IN ('above_band', 'below_band') ORDER BY verdict, day, tier"
-    ).fetchall()
+BAND_QUERY = """
+SELECT day, tier, usd_per_mtok, idle_fraction, completion_tokens, billing_complete, verdict
+FROM marts.band_check
+WHERE verdict IN ('above_band', 'below_band') AND day >= $first_day AND day < $end_day
+ORDER BY verdict DESC, day, tier
+"""
+
+
+def band_result(con, days: DayRange, settings: AccountingSettings | None = None) -> dg.AssetCheckResult:
+    """The run's tier-days against the band: a day judged out of band last month does not fail tonight."""
+    settings = settings or load_config().accounting
+    query = inline(BAND_QUERY, {"first_day": days.start, "end_day": days.end})
+    rows = rows_of(con, query)
     listed = {
-        verdict: [f"{day} {tier}: ${usd:.3f}/Mtok at idle {idle:.1%}" for v, day, tier, usd, idle in rows if v == verdict]
+        verdict: [f"{r['day']} {r['tier']}: ${r['usd_per_mtok']:.3f}/Mtok at idle {r['idle_fraction']:.1%}"
+                  for r in rows if r["verdict"] == verdict]
         for verdict in ("below_band", "above_band")
     }
-    return dg.AssetCheckResult(
-        check_name="band",
-        asset_key=dg.AssetKey(["marts", "band_check"]),
-        passed=not rows,
-        severity=dg.AssetCheckSeverity.WARN,
-        metadata={
-            "below_band (suspect missing billing)": dg.MetadataValue.json(listed["below_band"]),
-            "above_band": dg.MetadataValue.json(listed["above_band"]),
-        },
+    band = f"${settings.band_low_usd_per_mtok}-${settings.band_high_usd_per_mtok}/Mtok"
+    what = f"{plural(len(rows), 'tier-day')} outside {band}: " + " and ".join(
+        f"{len(listed[v])} {t}" for v, t in (("below_band", "below (usually missing billing)"), ("above_band", "above"))
+        if listed[v])
+    if rows:
+        first = rows[0]
+        what += (f" ({first['tier']} on {first['day']} at ${first['usd_per_mtok']:.3f}/Mtok, "
+                 f"idle {first['idle_fraction']:.1%})")
+    finding = Finding(
+        asset="marts.band_check", check_name="band", severity="WARN", passed=not rows,
+        expectation=f"tier-days of {', '.join(settings.band_tiers)} inside {band}, judged where billing is complete, "
+        f"idle fraction at most {settings.band_max_idle_fraction:.0%} and at least "
+        f"{settings.band_min_completion_tokens:,} completion tokens",
+        failing_rows=len(rows),
+        examples=tuple(example(r, ("tier", "day"), ("verdict", "usd_per_mtok", "idle_fraction", "completion_tokens"))
+                       for r in rows[:EXAMPLES]),
+        query=query,
+        lines=(line("WARN", "marts.band_check", what, "marts.band_check"),) if rows else (),
     )
+    return finding.check_result({
+        "days": dg.MetadataValue.text(f"{days.start} to {days.end} (end exclusive, UTC)"),
+        "below_band (suspect missing billing)": dg.MetadataValue.json(listed["below_band"]),
+        "above_band": dg.MetadataValue.json(listed["above_band"]),
+    })
 
 
 def conservation_result(con, days: DayRange) -> dg.AssetCheckResult:
-    (sql,) = statements("checks/conservation.sql")
-    broken = con.execute(sql, {"range_start": days.start_at, "range_end": days.end_at}).fetchall()
-    return dg.AssetCheckResult(
-        check_name="conservation",
-        asset_key=dg.AssetKey(["marts", "resource_hourly"]),
-        passed=not broken,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "broken_identities": len(broken),
-            "first_broken": dg.MetadataValue.md(
-                "\n".join(f"- {name}: expected {exp}, got {act}" for name, exp, act in broken[:20]) or "none"
-            ),
-        },
+    build_only_sql, marts_sql = statements("checks/conservation.sql")
+    params = {"range_start": days.start_at, "range_end": days.end_at}
+    query = inline(marts_sql, params)  # the identities a reader can judge from the published file
+    broken = con.execute(build_only_sql, params).fetchall() + con.execute(query).fetchall()
+    asset = "marts.resource_hourly"
+    finding = Finding(
+        asset=asset, check_name="conservation", severity="ERROR", passed=not broken,
+        expectation="every nanodollar of snapshot spend in the range lands in exactly one resource_hourly row and one "
+        "cost_per_mtok_daily model row; tier rows equal their models; busy + idle + waking = running; "
+        "spend parts = spend",
+        failing_rows=len(broken),
+        examples=tuple({"key": {"identity": name}, "values": {"expected": exp, "actual": act}}
+                       for name, exp, act in broken[:EXAMPLES]),
+        query=query,
+        lines=(line("ERROR", asset, f"conservation broken in {plural(len(broken), 'identity')} "
+                    f"({broken[0][0]}: expected {broken[0][1]}, got {broken[0][2]})", asset),) if broken else (),
     )
+    return finding.check_result({
+        "broken_identities": len(broken),
+        "first_broken": dg.MetadataValue.md(
+            "\n".join(f"- {name}: expected {exp}, got {act}" for name, exp, act in broken[:20]) or "none"
+        ),
+    })
 
 
 @dg.multi_asset(
@@ -118,6 +153,6 @@ def accounting_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
                 **table_metadata(con, "marts", table),
                 "days": dg.MetadataValue.text(f"{days.start} to {days.end} (end exclusive, UTC)"),
             })
-        yield conservation_result(con, days)
+        yield recorded(context, warehouse, conservation_result(con, days))
         drop_intermediate(con)  # only this step reads them; the publish then copies nothing it drops
-        yield band_result(con)
+        yield recorded(context, warehouse, band_result(con, days))

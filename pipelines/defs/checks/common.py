@@ -69,5 +69,16 @@ def _cell(value: Any) -> str:
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
+def recorded(context, warehouse, result: dg.AssetCheckResult) -> dg.AssetCheckResult:
+    """Write a check's finding to the run ledger as soon as it is known (pipelines/ledger.py): the
+    published file's marts.check_results then holds it whether this step ran before or after the
+    publish step."""
+    from pipelines.findings import Finding
+    from pipelines.ledger import ledger_for
+
+    ledger_for(warehouse.lake).record_finding(context.run.run_id, Finding.from_evaluation(result))
+    return result
+
+
 def utc(at: datetime | None) -> str:
     return "open" if at is None else at.isoformat().replace("+00:00", "Z")

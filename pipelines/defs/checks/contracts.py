@@ -8,7 +8,8 @@ import dagster as dg
 
 from pipelines.config import load_config
 from pipelines.contracts import SUITES, CheckSettings, SuiteOutcome, run_suite
-from pipelines.defs.checks.common import POOL, Scope, md_table, scope_days, scope_of
+from pipelines.contracts.explain import explain_contract
+from pipelines.defs.checks.common import POOL, Scope, md_table, recorded, scope_days, scope_of
 from pipelines.defs.resources import Warehouse
 
 CHECK = "contract"
@@ -33,18 +34,14 @@ DESCRIPTIONS = {
 
 
 def contract_result(con, key: tuple[str, str], scope: Scope, settings: CheckSettings) -> dg.AssetCheckResult:
+    """The table's suite over the scope, explained (pipelines/contracts/explain.py)."""
+    suite = SUITES[key](settings)
     outcome = run_suite(
-        con, SUITES[key](settings), (scope.start, scope.end),
-        max_pandas_rows=settings.max_pandas_rows, examples=settings.examples,
+        con, suite, (scope.start, scope.end), max_pandas_rows=settings.max_pandas_rows, examples=settings.examples,
         engine="auto" if settings.contract_engine == "gx" else "sql",
     )
-    return dg.AssetCheckResult(
-        check_name=CHECK,
-        asset_key=dg.AssetKey(list(key)),
-        passed=outcome.passed,
-        severity=dg.AssetCheckSeverity.ERROR if outcome.severity == "ERROR" else dg.AssetCheckSeverity.WARN,
-        metadata=contract_metadata(outcome, scope),
-    )
+    finding = explain_contract(con, suite, outcome, (scope.start, scope.end))
+    return finding.check_result(contract_metadata(outcome, scope))
 
 
 def contract_metadata(outcome: SuiteOutcome, scope: Scope) -> dict[str, dg.MetadataValue]:
@@ -64,7 +61,7 @@ def contract_metadata(outcome: SuiteOutcome, scope: Scope) -> dict[str, dg.Metad
         "expectations": dg.MetadataValue.int(len(outcome.outcomes)),
         "failed_expectations": dg.MetadataValue.int(len(failed)),
         "failures": dg.MetadataValue.md(md_table(summary)),
-        "examples": dg.MetadataValue.md(examples or "(none)"),
+        "examples_by_expectation": dg.MetadataValue.md(examples or "(none)"),
         "unexpected_by_expectation": dg.MetadataValue.json(
             {o.rule: o.unexpected if o.unexpected is not None else o.observed for o in failed}
         ),
@@ -93,7 +90,7 @@ def _contract_checks(layer: str) -> dg.AssetChecksDefinition:
                 warehouse.attach_lake(con, *scope_days(scope))
             for key in keys:
                 if key in selected:
-                    result = contract_result(con, key, scope, settings)
+                    result = recorded(context, warehouse, contract_result(con, key, scope, settings))
                     context.log.debug(
                         f"{'/'.join(key)} contract: {'passed' if result.passed else 'FAILED'} in "
                         f"{result.metadata['seconds'].value:.2f} s"

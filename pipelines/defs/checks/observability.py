@@ -8,7 +8,8 @@ import dagster as dg
 
 from pipelines.config import load_config
 from pipelines.contracts import CheckSettings
-from pipelines.defs.checks.common import POOL, Scope, md_table, scope_of, utc
+from pipelines.defs.checks.common import POOL, Scope, md_table, recorded, scope_of, utc
+from pipelines.findings import EXAMPLES, Finding, example, inline, line, plural, rows_of
 from pipelines.defs.resources import Warehouse
 from pipelines.sql_files import statements
 
@@ -16,59 +17,75 @@ CHECK = "dark_billing"
 
 
 def dark_billing_result(con, scope: Scope, settings: CheckSettings) -> dg.AssetCheckResult:
-    make_days, long_gaps_sql, tier_days_sql, longest_sql = statements("checks/dark_billing.sql")
+    failing_sql, longest_sql = statements("checks/dark_billing.sql")
     params = {"range_start": scope.start, "range_end": scope.end}
-    con.execute(make_days, params)
-    try:
-        long_gaps = con.execute(long_gaps_sql, {"max_gap_s": settings.max_dark_gap_s}).fetchall()
-        tier_days = con.execute(tier_days_sql, params | {"max_dark_share": Decimal(settings.max_dark_share)}).fetchall()
-        longest = con.execute(longest_sql, {"examples": settings.examples}).fetchall()
-        gaps_in_scope = con.execute("SELECT count(DISTINCT (resource_id, gap_start)) FROM dark_gap_days").fetchall()[0][0]
-    finally:
-        con.execute("DROP TABLE IF EXISTS dark_gap_days")
-    named = [
-        f"{resource} ({tier}) dark from {utc(start)} to {utc(end)}: {float(length) / 60:.1f} min"
-        if end is not None else
-        f"{resource} ({tier}) dark since {utc(start)}, still open: {float(length) / 60:.1f} min to the scope's end"
-        for resource, tier, start, end, length in long_gaps
-    ] + [
-        f"{tier} on {day}: {float(dark) / 60:.1f} dark min = {float(share):.2%} of {float(running) / 3600:.1f} "
-        f"running h ({', '.join(resources)})"
-        for day, tier, dark, running, share, resources in tier_days
+    # the check counts with the very query it publishes
+    query = inline(failing_sql, params | {"max_gap_s": settings.max_dark_gap_s,
+                                          "max_dark_share": Decimal(settings.max_dark_share)})
+    failing = rows_of(con, query)
+    longest = con.execute(longest_sql, params | {"examples": settings.examples}).fetchall()
+    gaps_in_scope = longest[0][-1] if longest else 0
+    long_gaps = [r for r in failing if r["kind"] == "gap"]
+    tier_days = [r for r in failing if r["kind"] == "tier_day"]
+    named = [_gap_text(r) for r in long_gaps] + [
+        f"{r['tier']} on {r['day']}: {float(r['dark_s']) / 60:.1f} dark min = {float(r['dark_share']):.2%} of "
+        f"{float(r['running_s']) / 3600:.1f} running h ({', '.join(r['resources'])})"
+        for r in tier_days
     ]
     passed = not named
-    return dg.AssetCheckResult(
-        check_name=CHECK,
-        asset_key=dg.AssetKey(["marts", "observability_gaps"]),
-        passed=passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=("no dark billing beyond the bound" if passed else "; ".join(named[:5])
-                     + (f"; and {len(named) - 5} more" if len(named) > 5 else "")),
-        metadata={
-            "scope": dg.MetadataValue.text(scope.label),
-            "bounds": dg.MetadataValue.text(
-                f"no gap over {settings.max_dark_gap_s} s; dark time at most "
-                f"{float(settings.max_dark_share):.2%} of a tier-day's running time"
-            ),
-            "gaps_in_scope": dg.MetadataValue.int(gaps_in_scope),
-            "gaps_over_bound": dg.MetadataValue.int(len(long_gaps)),
-            "tier_days_over_bound": dg.MetadataValue.int(len(tier_days)),
-            "dark_beyond_bound": dg.MetadataValue.json(named),
-            "long_gaps": dg.MetadataValue.md(md_table(
-                [(r, t, utc(s), utc(e), f"{float(n) / 60:.1f}") for r, t, s, e, n in long_gaps],
-                ["resource", "tier", "dark from", "dark until", "minutes"],
-            )),
-            "tier_days": dg.MetadataValue.md(md_table(
-                [(d, t, f"{float(k) / 60:.1f}", f"{float(r) / 3600:.2f}", f"{float(s):.2%}", ", ".join(rs))
-                 for d, t, k, r, s, rs in tier_days],
-                ["day", "tier", "dark min", "running h", "dark share", "resources"],
-            )),
-            "longest_gaps_in_scope": dg.MetadataValue.md(md_table(
-                [(r, t, utc(s), utc(e), f"{float(n) / 60:.1f}") for r, t, s, e, n in longest],
-                ["resource", "tier", "dark from", "dark until", "minutes"],
-            )),
-        },
+    asset = "marts.observability_gaps"
+    share = f"{float(settings.max_dark_share):.2%}"
+    parts = [text for count, text in (
+        (long_gaps, f"{plural(len(long_gaps), 'gap')} longer than {settings.max_dark_gap_s / 60:g} min"),
+        (tier_days, f"{plural(len(tier_days), 'tier-day')} dark over {share} of running time"),
+    ) if count]
+    what = f"billing dark beyond the bound: {' and '.join(parts)}"
+    finding = Finding(
+        asset=asset, check_name=CHECK, severity="ERROR", passed=passed,
+        expectation=f"no billing gap or open dark stretch over {settings.max_dark_gap_s} s, and dark time at most "
+        f"{float(settings.max_dark_share):.2%} of any tier-day's running time",
+        failing_rows=len(failing),
+        examples=tuple(
+            example(r, ("resource_id", "gap_start"), ("tier", "gap_end", "length_s"), kind="gap") if r["kind"] == "gap"
+            else example(r, ("tier", "day"), ("dark_s", "running_s", "dark_share", "resources"), kind="tier_day")
+            for r in failing[:EXAMPLES]
+        ),
+        query=query,
+        lines=() if passed else (line("ERROR", asset, f"{what} ({named[0]})", asset),),
     )
+    return finding.check_result({
+        "scope": dg.MetadataValue.text(scope.label),
+        "bounds": dg.MetadataValue.text(
+            f"no gap over {settings.max_dark_gap_s} s; dark time at most "
+            f"{float(settings.max_dark_share):.2%} of a tier-day's running time"
+        ),
+        "gaps_in_scope": dg.MetadataValue.int(gaps_in_scope),
+        "gaps_over_bound": dg.MetadataValue.int(len(long_gaps)),
+        "tier_days_over_bound": dg.MetadataValue.int(len(tier_days)),
+        "dark_beyond_bound": dg.MetadataValue.json(named),
+        "long_gaps": dg.MetadataValue.md(md_table(
+            [(r["resource_id"], r["tier"], utc(r["gap_start"]), utc(r["gap_end"]), f"{float(r['length_s']) / 60:.1f}")
+             for r in long_gaps],
+            ["resource", "tier", "dark from", "dark until", "minutes"],
+        )),
+        "tier_days": dg.MetadataValue.md(md_table(
+            [(r["day"], r["tier"], f"{float(r['dark_s']) / 60:.1f}", f"{float(r['running_s']) / 3600:.2f}",
+              f"{float(r['dark_share']):.2%}", ", ".join(r["resources"])) for r in tier_days],
+            ["day", "tier", "dark min", "running h", "dark share", "resources"],
+        )),
+        "longest_gaps_in_scope": dg.MetadataValue.md(md_table(
+            [(r, t, utc(s), utc(e), f"{float(n) / 60:.1f}") for r, t, s, e, n, _ in longest],
+            ["resource", "tier", "dark from", "dark until", "minutes"],
+        )),
+    })
+
+
+def _gap_text(r: dict) -> str:
+    minutes = float(r["length_s"]) / 60
+    if r["gap_end"] is None:
+        return (f"{r['resource_id']} ({r['tier']}) dark since {utc(r['gap_start'])}, still open: "
+                f"{minutes:.1f} min to the scope's end")
+    return f"{r['resource_id']} ({r['tier']}) dark from {utc(r['gap_start'])} to {utc(r['gap_end'])}: {minutes:.1f} min"
 
 
 @dg.asset_check(
@@ -91,4 +108,4 @@ def dark_billing(context: dg.AssetCheckExecutionContext, warehouse: Warehouse) -
                 from datetime import timedelta
 
                 scope = Scope(first, last + timedelta(hours=1), f"every stored hour, {first} to {last}", True)
-        return dark_billing_result(con, scope, load_config().checks)
+        return recorded(context, warehouse, dark_billing_result(con, scope, load_config().checks))

@@ -7,9 +7,10 @@ import dagster as dg
 
 from pipelines.config import load_config
 from pipelines.contracts import CheckSettings
-from pipelines.defs.checks.common import POOL, Scope, md_table, scope_days, scope_of
+from pipelines.defs.checks.common import POOL, Scope, md_table, recorded, scope_days, scope_of
 from pipelines.defs.resources import Warehouse
 from pipelines.sources.registry import SOURCES
+from pipelines.findings import EXAMPLES, Finding, example, line, literal, rows_of
 from pipelines.sql_files import statements
 
 CHECK = "quarantine_share"
@@ -36,26 +37,45 @@ def quarantine_share_result(con, source: str, scope: Scope, settings: CheckSetti
     total = raw_rows + quarantined
     share = Decimal(quarantined) / Decimal(total) if total else Decimal(0)
     bound = Decimal(settings.max_quarantine_share)
-    return dg.AssetCheckResult(
-        check_name=CHECK,
-        asset_key=dg.AssetKey(["raw", source]),
-        passed=share <= bound,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=f"{quarantined:,} of {total:,} rows quarantined ({float(share):.2%}; bound {float(bound):.2%})",
-        metadata={
-            "scope": dg.MetadataValue.text(scope.label),
-            "rows": dg.MetadataValue.int(total),
-            "raw_rows": dg.MetadataValue.int(raw_rows),
-            "quarantined_rows": dg.MetadataValue.int(quarantined),
-            "quarantined_share": dg.MetadataValue.float(float(share)),
-            "bound": dg.MetadataValue.float(float(bound)),
-            "by_reason": dg.MetadataValue.md(md_table(reasons, ["field", "reason", "rows"])),
-            "by_day": dg.MetadataValue.md(md_table(
-                [(day, r, q, f"{q / (r + q):.2%}" if r + q else "-") for day, r, q in days],
-                ["day", "raw rows", "quarantined", "share"],
-            )),
-            "examples": dg.MetadataValue.md(md_table(examples, ["source", "day", "row_number", "field", "reason"])),
-        },
+    finding = quarantine_finding(con, source, scope, quarantined, total, share, bound, reasons)
+    return finding.check_result({
+        "scope": dg.MetadataValue.text(scope.label),
+        "rows": dg.MetadataValue.int(total),
+        "raw_rows": dg.MetadataValue.int(raw_rows),
+        "quarantined_rows": dg.MetadataValue.int(quarantined),
+        "quarantined_share": dg.MetadataValue.float(float(share)),
+        "bound": dg.MetadataValue.float(float(bound)),
+        "by_reason": dg.MetadataValue.md(md_table(reasons, ["field", "reason", "rows"])),
+        "by_day": dg.MetadataValue.md(md_table(
+            [(day, r, q, f"{q / (r + q):.2%}" if r + q else "-") for day, r, q in days],
+            ["day", "raw rows", "quarantined", "share"],
+        )),
+        "quarantined_examples": dg.MetadataValue.md(
+            md_table(examples, ["source", "day", "row_number", "field", "reason"])),
+    })
+
+
+def quarantine_finding(con, source: str, scope: Scope, quarantined: int, total: int, share: Decimal, bound: Decimal,
+                       reasons: list[tuple]) -> Finding:
+    """The quarantined rows of the days in scope: the rows behind the share, listed by the query
+    whether or not the share is over the bound."""
+    # the days of quarantine_share.sql: [CAST(range_start AS DATE), CAST(range_end AS DATE))
+    query = (f"SELECT *\nFROM quarantine.{source}\n"
+             f"WHERE day >= {literal(scope.start.date())} AND day < {literal(scope.end.date())}\n"
+             "ORDER BY day, row_number")
+    passed = share <= bound
+    what = f"{quarantined:,} of {total:,} rows quarantined ({float(share):.2%}; bound {float(bound):.2%})"
+    if reasons:
+        field, reason, rows = reasons[0]
+        what += f", most for {field}: {reason} ({rows:,})"
+    return Finding(
+        asset=f"raw.{source}", check_name=CHECK, severity="ERROR", passed=passed,
+        expectation=f"at most {float(bound):.2%} of the {source} rows fetched for the days in scope quarantined",
+        failing_rows=quarantined,
+        examples=tuple(example(row, ("day", "row_number"), ("field", "reason", "origin"))
+                       for row in rows_of(con, query, EXAMPLES)),
+        query=query,
+        lines=() if passed else (line("ERROR", f"raw.{source}", what, f"quarantine.{source}"),),
     )
 
 
@@ -89,7 +109,7 @@ def _quarantine_check(source: str) -> dg.AssetChecksDefinition:
         scope = scope_of(context)
         with warehouse.connect() as con:
             warehouse.attach_lake(con, *scope_days(scope))
-            return quarantine_share_result(con, source, scope, load_config().checks)
+            return recorded(context, warehouse, quarantine_share_result(con, source, scope, load_config().checks))
 
     return check
 

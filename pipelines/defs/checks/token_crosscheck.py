@@ -13,7 +13,8 @@ from decimal import Decimal
 import dagster as dg
 
 from pipelines.config import load_config
-from pipelines.defs.checks.common import POOL, Scope, md_table, scope_days, scope_of, utc
+from pipelines.defs.checks.common import POOL, Scope, md_table, recorded, scope_days, scope_of, utc
+from pipelines.findings import EXAMPLES, Finding, example, inline, line, plural
 from pipelines.defs.resources import Warehouse
 from pipelines.sql_files import statements
 
@@ -26,7 +27,8 @@ SHOWN = 5  # resource-hours named in the one-line description; metadata lists th
 def token_crosscheck_result(con, scope: Scope, max_miss_pct: Decimal = DEFAULT_MAX_MISS_PCT) -> dg.AssetCheckResult:
     flagged_sql, summary_sql, unmapped_sql = statements("checks/token_crosscheck.sql")
     params = {"range_start": scope.start, "range_end": scope.end}
-    flagged = con.execute(flagged_sql, params | {"max_miss_pct": max_miss_pct}).fetchall()
+    query = inline(flagged_sql, params | {"max_miss_pct": max_miss_pct})  # lists the flagged hours as written
+    flagged = con.execute(query).fetchall()
     hours, judged, not_counted, with_resets, logged_judged, counted_judged = con.execute(summary_sql, params).fetchall()[0]
     unmapped = con.execute(unmapped_sql, params).fetchall() if _has_quarantine(con) else []
     named = [
@@ -48,37 +50,46 @@ def token_crosscheck_result(con, scope: Scope, max_miss_pct: Decimal = DEFAULT_M
         if unknown:
             parts.append(f"{len(unknown)} unmapped counter instance(s): " + "; ".join(unknown[:SHOWN]))
         description = " | ".join(parts)
-    return dg.AssetCheckResult(
-        check_name=CHECK,
-        asset_key=ASSET,
-        passed=passed,
-        severity=dg.AssetCheckSeverity.WARN,
-        description=description,
-        metadata={
-            "scope": dg.MetadataValue.text(scope.label),
-            "bound": dg.MetadataValue.text(f"warn where difference_pct < -{max_miss_pct} (logged below counted)"),
-            "resource_hours": dg.MetadataValue.int(hours),
-            "judged": dg.MetadataValue.int(judged),
-            "not_countable": dg.MetadataValue.int(not_counted),
-            "with_counter_resets": dg.MetadataValue.int(with_resets),
-            "logged_tokens_judged": dg.MetadataValue.int(int(logged_judged)),
-            "counted_tokens_judged": dg.MetadataValue.int(int(counted_judged)),
-            "over_bound": dg.MetadataValue.json(named),
-            "over_bound_rows": dg.MetadataValue.md(md_table(
-                [(r, utc(h), f"{lg:,}", f"{c:,}", f"{d:,}", f"{p:.3f}", n) for r, h, lg, c, d, p, n in flagged],
-                ["resource", "hour", "logged", "counted", "difference", "difference %", "counter resets"],
-            )),
-            "unmapped_samples": dg.MetadataValue.int(sum(samples for _, samples, *_ in unmapped)),
-            "unmapped_instances": dg.MetadataValue.md(md_table(
-                [(reason, samples, first, last) for reason, samples, first, last in unmapped],
-                ["reason", "samples", "first day", "last day"],
-            )),
-            "query": dg.MetadataValue.text(
-                "SELECT * FROM marts.token_crosscheck "
-                f"WHERE difference_pct < -{max_miss_pct} ORDER BY hour, resource_id"
-            ),
-        },
+    finding = Finding(
+        asset="marts.token_crosscheck", check_name=CHECK, severity="WARN", passed=passed,
+        expectation=f"the request logs hold at least {100 - max_miss_pct} % of the tokens the engines counted, per "
+        "resource and hour; every counter instance is mapped",
+        failing_rows=len(flagged),
+        examples=tuple(example({"resource_id": r, "hour": h, "logged_tokens": lg, "counted_tokens": c,
+                                "difference_pct": p}, ("resource_id", "hour"),
+                               ("logged_tokens", "counted_tokens", "difference_pct"))
+                       for r, h, lg, c, _, p, _ in flagged[:EXAMPLES]),
+        query=query,
+        lines=tuple(
+            [line("WARN", "marts.token_crosscheck",
+                  f"logs miss more than {max_miss_pct} % of the engines' count in {plural(len(named), 'resource-hour')} "
+                  f"({named[0]})", "marts.token_crosscheck")] if named else []
+        ) + tuple(
+            [line("WARN", "raw.engine_token_samples", f"{plural(len(unknown), 'unmapped counter instance')} "
+                  f"({unknown[0]})", "quarantine.engine_token_samples")] if unknown else []
+        ),
     )
+    return finding.check_result({
+        "description_detail": dg.MetadataValue.text(description),
+        "scope": dg.MetadataValue.text(scope.label),
+        "bound": dg.MetadataValue.text(f"warn where difference_pct < -{max_miss_pct} (logged below counted)"),
+        "resource_hours": dg.MetadataValue.int(hours),
+        "judged": dg.MetadataValue.int(judged),
+        "not_countable": dg.MetadataValue.int(not_counted),
+        "with_counter_resets": dg.MetadataValue.int(with_resets),
+        "logged_tokens_judged": dg.MetadataValue.int(int(logged_judged)),
+        "counted_tokens_judged": dg.MetadataValue.int(int(counted_judged)),
+        "over_bound": dg.MetadataValue.json(named),
+        "over_bound_rows": dg.MetadataValue.md(md_table(
+            [(r, utc(h), f"{lg:,}", f"{c:,}", f"{d:,}", f"{p:.3f}", n) for r, h, lg, c, d, p, n in flagged],
+            ["resource", "hour", "logged", "counted", "difference", "difference %", "counter resets"],
+        )),
+        "unmapped_samples": dg.MetadataValue.int(sum(samples for _, samples, *_ in unmapped)),
+        "unmapped_instances": dg.MetadataValue.md(md_table(
+            [(reason, samples, first, last) for reason, samples, first, last in unmapped],
+            ["reason", "samples", "first day", "last day"],
+        )),
+    })
 
 
 def _has_quarantine(con) -> bool:
@@ -109,4 +120,4 @@ def token_crosscheck(context: dg.AssetCheckExecutionContext, warehouse: Warehous
             first, last = con.execute("SELECT min(hour), max(hour) FROM marts.token_crosscheck").fetchall()[0]
             if first is not None:
                 scope = Scope(first, last + timedelta(hours=1), f"every stored hour, {utc(first)} to {utc(last)}", True)
-        return token_crosscheck_result(con, scope, max_miss_pct)
+        return recorded(context, warehouse, token_crosscheck_result(con, scope, max_miss_pct))

@@ -11,13 +11,16 @@ says so. A date range runs as one run, one day after another.
 import os
 import shutil
 import time
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 
 import dagster as dg
 
+from pipelines import progress
 from pipelines.client import SourceAuthError, SourceError, SourceProtocolError
 from pipelines.config import load_config
+from pipelines.defs.checks.common import md_table
 from pipelines.defs.metadata import lake_metadata
 from pipelines.defs.partitions import daily, single_run
 from pipelines.defs.resources import FleetSources, Warehouse
@@ -29,6 +32,12 @@ from pipelines.sources.registry import SOURCES, CanonicalSource
 STALE_SCRATCH_S = 6 * 3600
 # Starting a worker process costs about two seconds of imports: worth it from three days up.
 PARALLEL_FROM_DAYS = 3
+
+
+@dataclass(frozen=True)
+class DayLanded:
+    count: progress.DayCount
+    result: IngestResult
 
 
 class SourceDayUnavailable(Exception):
@@ -51,27 +60,37 @@ def scratch_folder(warehouse: Warehouse) -> Path:
     return folder
 
 
-def land_days(context, adapter, source: CanonicalSource, sources: FleetSources, warehouse: Warehouse,
-              scratch: Path) -> list[IngestResult]:
+def land_days(context, adapter, source: CanonicalSource, warehouse: Warehouse, scratch: Path) -> list[DayLanded]:
     """The partition's days, one after another; a range of three days or more lands its days side by
-    side in worker processes (pipelines/ingest_days.py), the marts being built once after."""
+    side in worker processes (pipelines/ingest_days.py), the marts being built once after. Either
+    way the run's progress display (and the step log) follows every page."""
     margin_s = load_config().accounting.day_edge_margin_s
     days, lake = days_of(context.partition_time_window), warehouse.lake
-
-    def said(day: date, result: IngestResult) -> None:
-        context.log.info(f"{source.name} {day}: fetched {result.fetched}, kept {result.kept}, "
-                         f"quarantined {result.quarantined}, duplicates collapsed {result.duplicates}")
-
+    reporter = progress.for_step(context.log)
     workers = ingest_workers(len(days)) if len(days) >= PARALLEL_FROM_DAYS else 1
     if workers > 1:
         context.log.info(f"{source.name}: landing {len(days)} days in {workers} processes")
-        return land_days_side_by_side(source.role, source.name, days, margin_s, lake, scratch, workers, on_day=said)
-    results = []
+        return [DayLanded(count, result) for count, result in land_days_side_by_side(
+            source.role, source.name, days, margin_s, lake, scratch, workers, reporter)]
+    landed = []
     for day in days:
-        result = land_day(adapter, source.name, day, margin_s, lake, scratch)
-        said(day, result)
-        results.append(result)
-    return results
+        count = progress.DayCount.start(source.name, source.day_column,
+                                        source.window(day, timedelta(seconds=margin_s)))
+        reporter.started(count)
+
+        def on_page(rows, first, last, count=count) -> None:
+            count.add_page(rows, first, last)
+            reporter.advanced(count)
+
+        try:
+            result = land_day(adapter, source.name, day, margin_s, lake, scratch, on_page=on_page)
+        except BaseException:
+            reporter.finished(count, None)
+            raise
+        count.stop()
+        reporter.finished(count, result)
+        landed.append(DayLanded(count, result))
+    return landed
 
 
 def ingest(context: dg.AssetExecutionContext, sources: FleetSources, warehouse: Warehouse,
@@ -83,21 +102,24 @@ def ingest(context: dg.AssetExecutionContext, sources: FleetSources, warehouse: 
         return dg.MaterializeResult(metadata={"read": dg.MetadataValue.text(
             f"not read: the configuration's [{source.role}] reads {chosen}")})
     try:
-        results = land_days(context, adapter, source, sources, warehouse, scratch)
+        landed = land_days(context, adapter, source, warehouse, scratch)
     except (SourceAuthError, SourceProtocolError) as exc:
         # A refused token or a broken protocol will not heal by itself: fail without retrying.
         raise dg.Failure(description=f"day {exc.day}: {exc}", allow_retries=False) from None
     except SourceError as exc:  # transient, retries exhausted: the step's retry policy may try again
         raise SourceDayUnavailable(f"day {exc.day}: {exc}") from None
+    results = [d.result for d in landed]
     return dg.MaterializeResult(
         metadata={
             **lake_metadata(warehouse.lake, source, days_of(context.partition_time_window)),
             "source": sources.label(adapter),
             "days": len(results),
+            "pages": sum(d.count.pages for d in landed),
             "rows_fetched": sum(r.fetched for r in results),
             "rows_kept": sum(r.kept for r in results),
             "rows_quarantined": sum(r.quarantined for r in results),
             "duplicates_collapsed": sum(r.duplicates for r in results),
+            "by_day": dg.MetadataValue.md(md_table([progress.landed_fields(d.count, d.result) for d in landed])),
             **adapter_report(adapter),
         }
     )

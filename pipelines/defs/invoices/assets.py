@@ -17,6 +17,7 @@ import dagster as dg
 
 from pipelines import warehouse as files
 from pipelines.defs.metadata import table_metadata
+from pipelines.defs.failures import record_failure
 from pipelines.defs.jobs import WAREHOUSE_RUN_TAG, run_executor
 from pipelines.defs.partitions import monthly, single_run
 from pipelines.adapters.contract_api import ContractApi
@@ -31,6 +32,9 @@ from pipelines.invoices import (
     reconciliation_summary,
 )
 from pipelines.config import load_config
+from pipelines.defs.checks.common import recorded
+from pipelines.findings import EXAMPLES, Finding, example, inline, line, plural
+from pipelines.ledger import ledger_for, run_started_at
 
 INVOICES_PATH = "/v1/billing/invoices"
 PATHS_ENV = "FOCUS_INVOICE_PATHS"
@@ -139,19 +143,36 @@ def _line(row: dict) -> str:
 def reconciliation_result(summaries: list[ReconciliationSummary]) -> dg.AssetCheckResult:
     outside = [{**r, "period": s.billing_period} for s in summaries for r in s.outside]
     apart = [{**r, "period": s.billing_period} for s in summaries for r in s.apart]
-    return dg.AssetCheckResult(
-        check_name="reconciliation",
-        asset_key=RECONCILIATION,
-        passed=not outside,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "billing_periods": dg.MetadataValue.json([s.billing_period for s in summaries]),
-            "usage_resources": sum(s.usage_rows for s in summaries),
-            "reconciled": sum(s.reconciled for s in summaries),
-            "outside_tolerance": dg.MetadataValue.json([_line(r) for r in outside]),
-            "reported_apart (informational)": dg.MetadataValue.json([_line(r) for r in apart]),
-        },
+    periods = [s.billing_period for s in summaries]
+    asset = ".".join(RECONCILIATION.path)
+    query = inline(RECONCILIATION_QUERY, {"periods": periods})
+    what = f"{plural(len(outside), 'resource')} outside tolerance in {', '.join(periods)}"
+    finding = Finding(
+        asset=asset, check_name="reconciliation", severity="ERROR", passed=not outside,
+        expectation=f"every resource's snapshot spend matches its invoiced Usage within max({RELATIVE_TOLERANCE:%}, "
+        f"${ABSOLUTE_TOLERANCE}) per billing period",
+        failing_rows=len(outside),
+        examples=tuple(example(r, ("period", "resource_id"), ("status", "snapshot_spend", "invoiced_cost", "variance"))
+                       for r in outside[:EXAMPLES]),
+        query=query,
+        lines=(line("ERROR", asset, f"{what} ({_line(outside[0])})", asset),) if outside else (),
     )
+    return finding.check_result({
+        "billing_periods": dg.MetadataValue.json(periods),
+        "usage_resources": sum(s.usage_rows for s in summaries),
+        "reconciled": sum(s.reconciled for s in summaries),
+        "outside_tolerance": dg.MetadataValue.json([_line(r) for r in outside]),
+        "reported_apart (informational)": dg.MetadataValue.json([_line(r) for r in apart]),
+    })
+
+
+# The rows reconciliation_summary calls outside tolerance, in its order.
+RECONCILIATION_QUERY = """
+SELECT billing_period, resource_id, status, snapshot_spend, invoiced_cost, variance, variance_pct
+FROM marts.invoice_reconciliation
+WHERE list_contains($periods, billing_period) AND status IN ('mismatch', 'not_invoiced', 'not_observed')
+ORDER BY billing_period, status, resource_id
+"""
 
 
 def mart_metadata(con, table: str, periods: list[str]) -> dict[str, dg.MetadataValue]:
@@ -200,7 +221,14 @@ def invoice_marts(context: dg.AssetExecutionContext, warehouse: Warehouse):
             metadata={**mart_metadata(con, "invoice_reconciliation", periods), "published": dg.MetadataValue.path(str(path))},
         )
         yield dg.MaterializeResult(asset_key=COST_MONTHLY, metadata=mart_metadata(con, "cost_per_mtok_monthly", periods))
-    yield reconciliation_result(summaries)
+        result = recorded(context, warehouse, reconciliation_result(summaries))
+    window = context.partition_time_window
+    ledger_for(warehouse.lake).record_run(
+        context.run.run_id, "published", job=context.run.job_name,
+        started_at=run_started_at(context.instance, context.run.run_id),
+        first_day=window.start.date(), last_day=(window.end - timedelta(days=1)).date(),
+    )
+    yield result
 
 
 invoice_job = dg.define_asset_job(
@@ -210,6 +238,7 @@ invoice_job = dg.define_asset_job(
     "publish invoice-true $/Mtok per tier, refresh the published DuckDB file.",
     tags=WAREHOUSE_RUN_TAG,
     executor_def=run_executor(),  # see pipelines/defs/jobs.py
+    hooks={record_failure},
 )
 
 # 06:00 UTC on the 5th, for the month before: the provider's invoice is due by then. On by default.
