@@ -56,8 +56,8 @@ def covering_rest(day: int = 10, days: int = 1) -> list[dict]:
 
 
 def conservation(con, start: int = 10, end: int = 11) -> list[tuple]:
-    (sql,) = statements("checks/conservation.sql")
-    return con.execute(sql, {"range_start": t("00:00", day=start), "range_end": t("00:00", day=end)}).fetchall()
+    params = {"range_start": t("00:00", day=start), "range_end": t("00:00", day=end)}
+    return [row for sql in statements("checks/conservation.sql") for row in con.execute(sql, params).fetchall()]
 
 
 # --------------------------------------------------------------------------- daily rows, states from events
