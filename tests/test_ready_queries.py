@@ -31,3 +31,16 @@ def test_where_the_money_went_adds_up_for_the_tiny_fleet(published):
     assert row["serving_usd"] + row["idle_usd"] + row["waking_usd"] + row["parked_usd"] == row["spend_usd"]
     assert str(row["waking_usd"]) == "0.210000000" and str(row["parked_usd"]) == "0.002200000"
     assert row["billing_complete"] is False
+
+
+def test_requests_by_hour_reads_raw_history_from_the_lake(published):
+    # Hand-counted from tests/data/tiny_fleet/input/requests.json: tiny-2 arrives twice and is one request.
+    text = (QUERIES[0].parent / "requests_by_hour.sql").read_text()
+    with duckdb.connect(str(published), read_only=True) as con:
+        rows = [(str(hour), model, n, failed, int(tokens)) for hour, model, n, failed, tokens in con.sql(text).fetchall()]
+    assert rows == [
+        ("2026-10-10 09:00:00", "llama-3.1-70b-instruct-awq", 1, 0, 300),
+        ("2026-10-10 09:00:00", "qwen2.5-32b-instruct-awq", 1, 0, 500),
+        ("2026-10-10 10:00:00", "llama-3.1-70b-instruct-awq", 2, 0, 320),
+        ("2026-10-10 10:00:00", "qwen2.5-32b-instruct-awq", 1, 1, 40),
+    ]
