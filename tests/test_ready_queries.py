@@ -6,12 +6,22 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from fixtures.rows import Fleet
+from pipelines.config import CONFIG_ENV, load_config
+from tests.conftest import DATA, PipelineRun
+
 QUERIES = sorted((Path(__file__).parent.parent / "sql" / "queries").glob("*.sql"))
 
 
-@pytest.fixture
-def published(pipeline, tiny_fleet) -> Path:
-    pipeline.run(tiny_fleet, date(2026, 10, 10), date(2026, 10, 11))
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> Path:
+    """The tiny fleet's day, published once for the module (the queries only read it)."""
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.delenv("DAGSTER_HOME", raising=False)
+        monkeypatch.delenv(CONFIG_ENV, raising=False)
+        load_config.cache_clear()
+        pipeline = PipelineRun(monkeypatch, tmp_path_factory.mktemp("ready_queries"))
+        pipeline.run(Fleet.from_json_dir(DATA / "tiny_fleet" / "input"), date(2026, 10, 10), date(2026, 10, 11))
     return pipeline.published
 
 
