@@ -24,10 +24,16 @@ dev: $(VENV)/.installed
 	{ [ -f $$DAGSTER_HOME/dagster.yaml ] || cp deploy/dagster.yaml $$DAGSTER_HOME/; } && \
 	$(BIN)/dg dev
 
-# Not part of `make test`: generates (and caches) up to a 10 M-request day; about 7 minutes.
-# bench.focus: the FOCUS adapter on a month of hourly rows (144,000) and on a 5 M-row export.
+# Not part of `make test`; about 40 minutes on 2 cores (the fleet days are generated once and cached):
+#   bench.run       8 k (the fixed cost), 1 M, 3 M, 10 M and 30 M requests a day: the phases beside the
+#                   whole `invoice-true run` command -> bench/results.md
+#   bench.history   30 nights at 1 M requests a day, one run a night -> bench/history.md and .svg
+#   bench.backfill  a 7-day run, days landed serially and side by side -> bench/backfill.md
+#   bench.focus     the FOCUS adapter on a month of hourly rows (146,000) and a 5 M-row export
 bench: $(VENV)/.installed
-	$(BIN)/python -m bench.run --requests-per-day $(or $(SCALES),1000000 3000000 10000000)
+	$(BIN)/python -m bench.run --requests-per-day $(or $(SCALES),8000 1000000 3000000 10000000 30000000)
+	$(BIN)/python -m bench.history --nights 30 --requests-per-day 1000000
+	$(BIN)/python -m bench.backfill --days 7 --requests-per-day 1000000
 	$(BIN)/python -m bench.focus
 	$(MAKE) bench-litellm
 
