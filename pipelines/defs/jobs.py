@@ -24,7 +24,9 @@ def run_executor() -> dg.ExecutorDefinition:
     """
     chosen = os.environ.get("INVOICE_TRUE_EXECUTOR", "in_process")
     if chosen == "multiprocess":
-        return dg.multiprocess_executor
+        # forkserver: each step's process forks from one that has imported Dagster and the code
+        # location already (spawn, the default, imports them again for every step).
+        return dg.multiprocess_executor.configured({"start_method": {"forkserver": {}}}, name="multiprocess")
     if chosen == "k8s":
         from dagster_k8s import k8s_job_executor
 
