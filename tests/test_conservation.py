@@ -383,6 +383,7 @@ def fleets(draw):
     return snapshots, requests, events, n_days, split
 
 
+@pytest.mark.slow
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleets())
 def test_random_fleets_conserve_every_nanodollar(fleet):
@@ -401,6 +402,7 @@ def test_random_fleets_conserve_every_nanodollar(fleet):
             con.close()
 
 
+@pytest.mark.slow
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(fleets().filter(lambda fleet: fleet[3] == 2))
 def test_one_build_over_two_days_equals_two_builds_of_one_day_in_either_order(fleet):

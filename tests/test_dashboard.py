@@ -31,6 +31,8 @@ from pipelines.accounting import ensure_schema
 from tests.browser import chromium_page, chromium_path
 from tests.conftest import PipelineRun
 
+pytestmark = pytest.mark.slow  # its fixture runs the pipeline over three days
+
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
 README_SCREENSHOT = REPO / "dashboards" / "screenshot.png"

@@ -183,6 +183,7 @@ def test_schedules_are_seeded_composable_and_counted():
 
 
 # -- 2. transient faults are survived ----------------------------------------------------------------
+@pytest.mark.slow
 def test_transient_faults_are_survived_and_the_tables_equal_a_clean_run(clean_a, fleet_a, tmp_path, record_property):
     reference, clean_outcome, clean_plan, clean_s = clean_a
     plan = FaultPlan(
@@ -215,6 +216,7 @@ def test_transient_faults_are_survived_and_the_tables_equal_a_clean_run(clean_a,
         assert retry - injection.at >= 0.95
 
 
+@pytest.mark.slow
 def test_the_mixed_seeded_schedule_is_survived_too(clean_a, fleet_a, tmp_path):
     plan = transient_mix(seed=2026, slow_s=CLIENT_TIMEOUT_S + 0.6, rate=0.15)
     plan.schedules[2].limit = 2  # at most two slow pages (each costs a client timeout)
@@ -327,6 +329,7 @@ def test_a_permanent_fault_stops_the_run_fast_and_clean(case, clean_a, clean_b, 
 
 
 # -- 5. idempotence and concurrency -------------------------------------------------------------------
+@pytest.mark.slow
 def test_the_same_range_run_three_times_gives_identical_tables(clean_a, fleet_a, tmp_path):
     reference = dump_tables(clean_a[0])
     published = copy_warehouse(clean_a[0], tmp_path / "warehouse")  # run 1 (the clean reference)
@@ -337,6 +340,7 @@ def test_the_same_range_run_three_times_gives_identical_tables(clean_a, fleet_a,
         assert dump_tables(work_path_for(published)) == dump_tables(work_path_for(clean_a[0]))
 
 
+@pytest.mark.slow
 def test_two_runs_over_overlapping_days_started_together_are_serialised(clean_a, fleet_a, tmp_path):
     import os
     import subprocess

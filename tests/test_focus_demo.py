@@ -23,6 +23,8 @@ from pipelines.config import CONFIG_ENV, load_config
 from pipelines.runner import run_days
 from tests.conftest import TOKEN, point_at
 
+pytestmark = pytest.mark.slow  # its fixture runs the pipeline over three days of FOCUS rows
+
 START, DAYS = date(2026, 10, 26), 3
 END = START + timedelta(days=DAYS)
 

@@ -23,6 +23,8 @@ from pipelines.client import SourceAuthError, SourceProtocolError, SourceUnavail
 from pipelines.config import ResourceMapEntry
 from pipelines.sources.resource_map import ResourceMap
 
+pytestmark = pytest.mark.slow  # its fixture loads the demo week (1.37 M rows) into a real PostgreSQL
+
 
 def MapEntry(source, source_id, resource_id, tier=None):  # noqa: N802 - reads like the entry it builds
     return ResourceMapEntry(source=source, source_id=source_id, resource_id=resource_id, tier=tier)

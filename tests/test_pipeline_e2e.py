@@ -76,6 +76,7 @@ def truncated(fleet, cutoff: datetime):
     return replace(fleet, snapshots=cut(fleet.snapshots), requests=cut(fleet.requests), events=cut(fleet.events))
 
 
+@pytest.mark.slow
 def test_the_next_run_makes_a_day_whole_once_the_sample_after_it_is_stored(pipeline, small_fleet):
     cutoff = datetime(2026, 10, 26, 23, 59, 30, tzinfo=timezone.utc)
     pipeline.run(truncated(small_fleet, cutoff), DAY, DAY + timedelta(days=1))

@@ -145,6 +145,7 @@ LANDED = re.compile(r"^landed source=(\w+) day=(\S+) pages=(\d+) rows=(\d+) kept
                     r"duplicates=(\d+) seconds=[\d.]+ rows_per_s=\d+$")
 
 
+@pytest.mark.slow
 def test_off_a_terminal_one_line_per_day_and_source_and_nothing_of_dagster(server, tmp_path):
     home = tmp_path / "fresh_dagster_home"
     home.mkdir()  # empty: the first instance here would print Dagster's telemetry notice

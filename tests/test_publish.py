@@ -90,6 +90,7 @@ def test_published_file_is_readable_by_duckdb_1_1(pipeline, tiny_fleet):
     assert comment == "When the response ended; never before `received_at`."
 
 
+@pytest.mark.slow
 def test_a_reader_holding_the_file_open_never_blocks_a_run_nor_sees_a_torn_state(pipeline, tiny_fleet, tmp_path):
     assert pipeline.run(tiny_fleet, DAY, NEXT).exit_code in (0, 2)
     log = tmp_path / "reader.log"
@@ -105,6 +106,7 @@ def test_a_reader_holding_the_file_open_never_blocks_a_run_nor_sees_a_torn_state
     assert int(lines[-1].split()[1]) > 10
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_are_serialised_not_failed(tiny_fleet, tmp_path):
     published = tmp_path / "invoice_true.duckdb"
     with FixtureServer(tiny_fleet, token=TOKEN) as server:

@@ -62,6 +62,7 @@ def tiny_fleet_():
     return Fleet.from_json_dir(DATA / "tiny_fleet" / "input")
 
 
+@pytest.mark.slow
 def test_no_secret_in_cli_output_dagster_storage_or_duckdb_files(tiny_fleet_, tmp_path):
     home, out = tmp_path / "dagster_home", tmp_path / "out"
     home.mkdir()
