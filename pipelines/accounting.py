@@ -13,7 +13,7 @@ from datetime import date, datetime, time, timedelta, timezone
 import duckdb
 
 from pipelines.settings import AccountingSettings
-from pipelines.sql_files import run_sql_file
+from pipelines.sql_files import declared_comments, run_sql_file
 from pipelines.sql_models import ordered
 
 # The invoice marts are built by the monthly job (pipelines/invoices.py), not by a day's build.
@@ -82,6 +82,8 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("DROP SCHEMA IF EXISTS intermediate CASCADE")  # where older versions kept the scratch models
     for relative in SCHEMA_FILES:
         run_sql_file(con, relative)
+        for comment in declared_comments(relative):
+            con.execute(comment)
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute("CREATE OR REPLACE TABLE meta.schema AS SELECT ? AS fingerprint", [fingerprint])
 
