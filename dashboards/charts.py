@@ -21,8 +21,6 @@ from dashboards.palette import (
 )
 
 WIDE, PANEL = 1160, 370
-IDLE_BUCKETS = ("[0,.1)", "[.1,.25)", "[.25,.5)", "[.5,.75)", "[.75,1]")
-IDLE_LABELS = ("0–10 %", "10–25 %", "25–50 %", "50–75 %", "75–100 %")
 STATES = ("serving", "idle", "waking", "parked")
 INCOMPLETE = "incomplete"
 
@@ -88,24 +86,27 @@ def _band_point(x: float, y: float, r: Row, colour: str) -> str:
 
 
 # -- 2. the utilisation curve -------------------------------------------------------------------
-def idle_curve_chart(curve: list[Row], colours: dict[str, str], band: tuple[Decimal, Decimal]) -> str:
+def idle_curve_chart(curve: list[Row], buckets: list[Row], colours: dict[str, str],
+                     band: tuple[Decimal, Decimal]) -> str:
+    """`buckets`: marts.idle_buckets in order, so the axis shows every bucket, filled or not."""
+    position = {b["idle_bucket"]: i for i, b in enumerate(buckets)}
     height, left, right, top, bottom = 330, 70, WIDE - 20, 34, 280
     lo, hi = s.log_bounds([r["usd_per_mtok"] for r in curve] + [band[0], band[1]])
     y = s.Log(lo, hi, bottom, top)
-    x = s.Bands(len(IDLE_BUCKETS), left, right)
+    x = s.Bands(len(buckets), left, right)
     parts = [
         s.y_axis(y, y.ticks(), "$ per million output tokens (log scale)", left, right, fmt.usd_axis),
         _band_strip(y, band, left, right, f"band {fmt.usd(band[0])}–{fmt.usd(band[1])}/Mtok"),
-        s.x_labels(x, [f"idle {label}" for label in IDLE_LABELS], bottom + 18),
+        s.x_labels(x, [f"idle {b['label']}" for b in buckets], bottom + 18),
     ]
     most = max([r["resource_hours"] for r in curve] or [1])
     for tier in sorted(colours):
         rows = [r for r in curve if r["tier"] == tier and r["usd_per_mtok"] is not None]
-        points = [(x.center(IDLE_BUCKETS.index(r["idle_bucket"])), y(r["usd_per_mtok"])) for r in rows]
+        points = [(x.center(position[r["idle_bucket"]]), y(r["usd_per_mtok"])) for r in rows]
         parts.append(s.element("polyline", points=s.polyline(points), fill="none", stroke=colours[tier], stroke_width=2))
         for (px, py), r in zip(points, rows):
             radius = 3 + 9 * (r["resource_hours"] / most) ** 0.5
-            title = tip.idle_point(tier, IDLE_LABELS[IDLE_BUCKETS.index(r["idle_bucket"])], r)
+            title = tip.idle_point(tier, r["label"], r)
             data = {"tier": tier, "bucket": r["idle_bucket"], "usd_per_mtok": fmt.exact(r["usd_per_mtok"]),
                     "resource_hours": r["resource_hours"]}
             parts.append(_point(px, py, colours[tier], colours[tier], True, title, data, r=round(radius, 1)))

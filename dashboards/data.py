@@ -13,24 +13,14 @@ from typing import Any
 
 import duckdb
 
+from pipelines.sql_files import ready_query
+
 Row = dict[str, Any]
 DEFAULT_MAX_MISS_PCT = Decimal("1")  # DESIGN.md: the token cross-check warns below -1 %
 
-TIER_DAYS = """
-SELECT d.day, d.tier, d.spend, d.completion_tokens, d.usd_per_mtok, d.idle_fraction, d.billing_complete,
-       b.verdict
-FROM marts.cost_per_mtok_daily AS d
-LEFT JOIN marts.band_check AS b USING (day, tier)
-WHERE d.model = '*'
-ORDER BY d.tier, d.day
-"""
-
-IDLE_CURVE = """
-SELECT tier, idle_bucket, resource_hours, spend, completion_tokens, usd_per_mtok
-FROM marts.cost_by_idle_fraction
-ORDER BY tier, CASE idle_bucket WHEN '[0,.1)' THEN 0 WHEN '[.1,.25)' THEN 1 WHEN '[.25,.5)' THEN 2
-                                WHEN '[.5,.75)' THEN 3 ELSE 4 END
-"""
+TIER_DAYS = ready_query("usd_per_mtok_by_day")
+IDLE_CURVE = ready_query("utilisation_curve")
+IDLE_BUCKETS = "SELECT idle_bucket, label FROM marts.idle_buckets ORDER BY position"
 
 SPEND_BY_STATE = """
 SELECT hour::DATE AS day, tier,
@@ -42,19 +32,7 @@ GROUP BY ALL
 ORDER BY tier, day
 """
 
-MODELS = """
-SELECT tier, model, sum(spend) AS spend, sum(completion_tokens) AS completion_tokens,
-       sum(requests) AS requests,
-       CASE WHEN sum(completion_tokens) > 0 THEN
-           round(sum(spend) * 1000000 / sum(completion_tokens), 9)::DECIMAL(38, 9) END AS usd_per_mtok,
-       count(*) FILTER (WHERE NOT billing_complete) AS incomplete_days,
-       min(day) AS first_day, max(day) AS last_day
-FROM marts.cost_per_mtok_daily
-WHERE model <> '*'
-GROUP BY ALL
-ORDER BY tier, spend DESC, model
-"""
-
+MODELS = ready_query("usd_per_mtok_by_model")
 CROSSOVER = "SELECT * FROM marts.crossover ORDER BY tier"
 DEMAND = "SELECT * FROM marts.demand_profile ORDER BY tier, day"
 GAPS = """
@@ -122,6 +100,7 @@ ORDER BY difference_pct, hour, resource_id
 class DashboardData:
     tier_days: list[Row]
     idle_curve: list[Row]
+    idle_buckets: list[Row]
     spend_by_state: list[Row]
     models: list[Row]
     crossover: list[Row] | None
@@ -192,6 +171,7 @@ def load(con: duckdb.DuckDBPyConnection, band: tuple[Any, Any] | None = None,
     return DashboardData(
         tier_days=rows(con, TIER_DAYS),
         idle_curve=rows(con, IDLE_CURVE),
+        idle_buckets=rows(con, IDLE_BUCKETS),
         spend_by_state=rows(con, SPEND_BY_STATE),
         models=rows(con, MODELS),
         crossover=optional_rows(con, "marts.crossover", CROSSOVER),

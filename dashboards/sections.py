@@ -61,14 +61,14 @@ def utilisation(data: DashboardData) -> str:
     by_tier = defaultdict(dict)
     for r in data.idle_curve:
         by_tier[r["tier"]][r["idle_bucket"]] = r
-    buckets = list(zip(charts.IDLE_BUCKETS, charts.IDLE_LABELS))
-    rows = [[tier] + [_curve_cell(tier, label, by_tier[tier].get(b)) for b, label in buckets] for tier in sorted(by_tier)]
+    rows = [[tier] + [_curve_cell(tier, b["label"], by_tier[tier].get(b["idle_bucket"])) for b in data.idle_buckets]
+            for tier in sorted(by_tier)]
     lede = ("Every resource-hour that ran, grouped by its idle fraction (idle ÷ running seconds): what a million "
             "output tokens cost at each level of idleness, over every published hour. The band is a claim about "
             "the left-hand buckets.")
     return section("utilisation", SECTIONS[1][1], lede, [
-        charts.idle_curve_chart(data.idle_curve, colours, data.band),
-        table(["tier"] + [f"idle {label}" for label in charts.IDLE_LABELS], rows,
+        charts.idle_curve_chart(data.idle_curve, data.idle_buckets, colours, data.band),
+        table(["tier"] + [f"idle {b['label']}" for b in data.idle_buckets], rows,
               caption="$/Mtok (resource-hours) per idle-fraction bucket"),
     ])
 

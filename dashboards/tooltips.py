@@ -29,7 +29,7 @@ def band_point(r: Row) -> str:
 
 def idle_point(tier: str, label: str, r: Row) -> str:
     return (f"{tier}, idle {label}: {fmt.usd_per_mtok_exact(r['usd_per_mtok'])} over "
-            f"{fmt.number_exact(r['resource_hours'])} resource-hours, spend {fmt.usd_exact(r['spend'])}, "
+            f"{fmt.number_exact(r['resource_hours'])} resource-hours, spend {fmt.usd_exact(r['spend_usd'])}, "
             f"{fmt.number_exact(r['completion_tokens'])} tokens")
 
 

@@ -7,33 +7,21 @@ from pathlib import Path
 import duckdb
 import polars as pl
 
-TIER_DAYS = """
-SELECT d.day, d.tier, d.usd_per_mtok AS "$/Mtok", round(d.idle_fraction, 3) AS idle_fraction,
-       d.completion_tokens AS tokens, d.spend AS spend_usd,
-       coalesce(b.verdict, '-') AS band,
-       CASE WHEN d.billing_complete THEN '' ELSE 'INCOMPLETE billing' END AS note
-FROM marts.cost_per_mtok_daily AS d
-LEFT JOIN marts.band_check AS b USING (day, tier)
-WHERE d.model = '*'
-ORDER BY d.tier, d.day
-"""
+from pipelines.sql_files import ready_query
 
-MODELS = """
-SELECT tier, model, sum(spend) AS spend_usd, sum(completion_tokens) AS tokens,
-       CASE WHEN sum(completion_tokens) > 0
-            THEN round(sum(spend) * 1000000 / sum(completion_tokens), 3) END AS "$/Mtok",
-       CASE WHEN bool_and(billing_complete) THEN '' ELSE 'INCOMPLETE billing' END AS note
-FROM marts.cost_per_mtok_daily
-WHERE model <> '*'
-GROUP BY ALL
-ORDER BY tier, model
-"""
-
+INCOMPLETE = "INCOMPLETE billing"
 
 def print_demo_table(published: Path) -> None:
     with duckdb.connect(str(published), read_only=True) as con:
-        tier_days = con.sql(TIER_DAYS).pl()
-        models = con.sql(MODELS).pl()
+        tier_days = con.sql(ready_query("usd_per_mtok_by_day")).pl().select(
+            "day", "tier", pl.col("usd_per_mtok").alias("$/Mtok"), pl.col("idle_fraction").round(3),
+            pl.col("completion_tokens").alias("tokens"), pl.col("spend").alias("spend_usd"),
+            pl.col("verdict").fill_null("-").alias("band"),
+            pl.when(pl.col("billing_complete")).then(pl.lit("")).otherwise(pl.lit(INCOMPLETE)).alias("note"))
+        models = con.sql(ready_query("usd_per_mtok_by_model")).pl().sort("tier", "model").select(
+            "tier", "model", pl.col("spend").alias("spend_usd"), pl.col("completion_tokens").alias("tokens"),
+            pl.col("usd_per_mtok").round(3).alias("$/Mtok"),
+            pl.when(pl.col("incomplete_days") == 0).then(pl.lit("")).otherwise(pl.lit(INCOMPLETE)).alias("note"))
     with pl.Config(
         tbl_rows=-1, tbl_cols=-1, tbl_hide_column_data_types=True, tbl_hide_dataframe_shape=True,
         fmt_str_lengths=40, tbl_width_chars=160, tbl_formatting="ASCII_MARKDOWN",

@@ -1,20 +1,13 @@
 -- marts.cost_by_idle_fraction, the utilisation curve: every resource-hour with running
--- time, bucketed by its idle fraction (compared exactly on seconds, not on the rounded
+-- time, bucketed by its idle fraction (marts.idle_buckets; compared exactly on seconds, not on the rounded
 -- ratio), per tier, over all published hours.
 CREATE OR REPLACE TEMP TABLE bucketed AS
-SELECT
-    tier,
-    CASE
-        WHEN idle_s * 10 < running_s     THEN '[0,.1)'
-        WHEN idle_s * 4 < running_s      THEN '[.1,.25)'
-        WHEN idle_s * 2 < running_s      THEN '[.25,.5)'
-        WHEN idle_s * 4 < running_s * 3  THEN '[.5,.75)'
-        ELSE '[.75,1]'
-    END AS idle_bucket,
-    spend,
-    completion_tokens
-FROM marts.resource_hourly
-WHERE running_s > 0;
+SELECT h.tier, b.idle_bucket, h.spend, h.completion_tokens
+FROM marts.resource_hourly AS h
+JOIN marts.idle_buckets AS b  -- exactly one bucket per hour: the bounds meet, the ends are open
+  ON (b.idle_from = 0 OR h.idle_s >= h.running_s * b.idle_from)
+ AND (b.idle_below IS NULL OR h.idle_s < h.running_s * b.idle_below)
+WHERE h.running_s > 0;
 
 DELETE FROM marts.cost_by_idle_fraction;
 
