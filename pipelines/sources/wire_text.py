@@ -3,9 +3,10 @@
 Each column of the model is typed by its kind, with a fast path for the shape nearly every
 row has and an exact rule for the rest:
 
-- instants: `2026-03-01T10:00:00.123456Z` parses with one fixed format; anything else must be
-  RFC 3339 with an offset (`T`/`t`/space, `Z`/`z`/`±hh:mm`), else the value is rejected —
-  DuckDB or polars alone would read a bare local time as UTC;
+- instants: `2026-03-01T10:00:00.123456Z` parses with one fixed format, in DuckDB (its strptime
+  reads a million in 0.04 s, polars' in 0.35 s, on one core of this machine); anything else must be
+  RFC 3339 with an offset (`T`/`t`/space, `Z`/`z`/`±hh:mm`), read by polars for the rows that need
+  it, else the value is rejected — DuckDB or polars alone would read a bare local time as UTC;
 - whole numbers: `-?\\d{1,18}` only (a cast alone would round `1.5`);
 - decimals: the exact text, `-?\\d+(\\.\\d+)?(e±\\d+)?`, cast to DECIMAL(38,9) — never through a
   float (the JSON reader is handed decimals as strings; see `pipelines.adapters.json_pages`).
@@ -16,13 +17,20 @@ A value that is present but does not parse leaves the column null and names its 
 
 from __future__ import annotations
 
+from functools import cache
+
+import duckdb
 import polars as pl
 
 from pipelines.sources.columns import Column
 from pipelines.sources.frames import BAD
 from pipelines.sources.registry import CanonicalSource
 
-FAST_INSTANT = "%Y-%m-%dT%H:%M:%S%.fZ"
+FAST_INSTANT = "%Y-%m-%dT%H:%M:%S.%fZ"  # DuckDB's strptime: %f takes 1 to 6 digits
+FAST = "_fast__"
+# DuckDB's strptime reads what polars' read before (both take `2026-1-5T…`), except a value with a
+# space in it or after it: those, 7 to 9 digits and the other RFC 3339 shapes take the path below.
+_FAST_SHAPE = "length({c}) BETWEEN 22 AND 27 AND ends_with({c}, 'Z') AND NOT contains({c}, ' ')"
 RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
 WHOLE = r"^-?\d{1,18}$"
 DECIMAL = r"^-?\d+(\.\d+)?([eE][+-]?\d+)?$"
@@ -39,24 +47,59 @@ def type_text_columns(frame: pl.DataFrame, source: CanonicalSource) -> pl.DataFr
     """`frame` holds the source's columns as text (absent ones are null); returns them typed,
     with `_bad__<column>` beside each column whose text did not parse."""
     present = set(frame.columns)
+    instants = [c.name for c in source.columns if c.kind == "instant" and c.name in present]
+    frame = frame.hstack(_fast_instants(frame, instants)) if instants and frame.height else frame
+    fast_read = _fast_read(frame, instants)
     typed, bad = [], []
     for column in source.columns:
         text = pl.col(column.name) if column.name in present else pl.lit(None, pl.String)
-        value, parsed_ok = _typed(text, column)
+        value, parsed_ok = _typed(text, column, fast_read)
         if column.default is not None:
             value = value.fill_null(pl.lit(column.default).cast(column.polars_type))
         typed.append(value.alias(column.name))
         if column.kind in REASONS and column.name in present:
             bad.append(pl.when(text.is_not_null() & ~parsed_ok).then(pl.lit(REASONS[column.kind]))
                        .otherwise(None).alias(BAD + column.name))
-    others = [c for c in frame.columns if c.startswith("_")]
+    others = [c for c in frame.columns if c.startswith("_") and not c.startswith(FAST)]
     return frame.select(*typed, *bad, *others)
 
 
-def _typed(text: pl.Expr, column: Column) -> tuple[pl.Expr, pl.Expr]:
+def _fast_instants(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """The common shape of each instant column, parsed by DuckDB (null where the shape differs)."""
+    columns = ", ".join(f"CASE WHEN {_FAST_SHAPE.format(c=quoted)} THEN try_strptime({quoted}, '{FAST_INSTANT}') END "
+                        f"AS {_quoted(FAST + n)}" for n in names for quoted in [_quoted(n)])
+    with _duckdb().cursor() as con:
+        con.register("text", frame.select(names).to_arrow())
+        fast = con.sql(f"SELECT {columns} FROM text").pl()
+    return fast.with_columns(pl.all().cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
+
+
+@cache
+def _duckdb() -> duckdb.DuckDBPyConnection:
+    """One in-memory DuckDB per process (a cursor per call, so threads never share one): a
+    database of its own per page would start its threads again each time."""
+    return duckdb.connect()
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _fast_read(frame: pl.DataFrame, instants: list[str]) -> set[str]:
+    """Instant columns whose every value the fast shape read; the others take the RFC 3339 path."""
+    if not instants or not frame.height:
+        return set()
+    row = frame.select((pl.col(n).is_null() | pl.col(FAST + n).is_not_null()).all().alias(n) for n in instants).row(0)
+    return {n for n, every in zip(instants, row) if every}
+
+
+def _typed(text: pl.Expr, column: Column, fast_read: set[str]) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, whether the text parsed) for one column."""
     if column.kind == "instant":
-        fast = text.str.to_datetime(FAST_INSTANT, time_zone="UTC", time_unit="us", strict=False)
+        if column.name in fast_read:
+            fast = pl.col(FAST + column.name)
+            return fast, fast.is_not_null()
+        fast = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", time_unit="us", strict=False)
         shaped = text.str.contains(RFC3339)
         # `Z`/`z`, `t` and a space separator become `+00:00` and `T`, so one offset format reads them all.
         normalised = text.str.to_uppercase().str.replace(" ", "T").str.replace("Z$", "+00:00")
