@@ -40,7 +40,7 @@ import polars as pl
 from models.sources import first_error
 from pipelines.adapters.base import Window, probe_summary, probe_window
 from pipelines.adapters.configs import GatewayApiConfig, SnapshotsApiConfig
-from pipelines.adapters.json_pages import as_json_lines, decimal_quoter, read_rows, read_rows_slowly
+from pipelines.adapters.json_pages import as_json_array, as_json_lines, decimal_quoter, read_rows, read_rows_slowly
 from pipelines.client import SourceClient, split_envelope
 from pipelines.sources.frames import ORIGIN, PAYLOAD, PROBLEM_FIELD, PROBLEM_REASON, ROW, check_contract
 from pipelines.sources.registry import SOURCES, CanonicalSource
@@ -95,23 +95,21 @@ class ContractApiAdapter:
             pages = client.iter_pages(self.path, {"start": _rfc3339(window.start), "end": _rfc3339(window.end)})
             with _PageWriter(pages, self._folder, self._quote) as written:
                 next_row = 1
-                for number, path in written:
-                    frame, page = self._read_page(number, path, columns, next_row)
+                for number, path, as_lines in written:
+                    frame, page = self._read_page(number, path, as_lines, columns, next_row)
                     next_row += page.rows
                     self._pages.append(page)
                     yield self._checked(frame, page, window)
 
-    def _read_page(self, number: int, path: Path, columns: list[str], first_row: int) -> tuple[pl.DataFrame, _Page]:
-        array = path.read_bytes()
-        lines = as_json_lines(array)
-        frame = read_rows(lines, columns) if lines is not None else None
+    def _read_page(self, number: int, path: Path, as_lines: bool, columns: list[str],
+                   first_row: int) -> tuple[pl.DataFrame, _Page]:
+        text = path.read_bytes()
+        frame = read_rows(text, columns) if as_lines else None
         page = _Page(number, path, first_row)
         if frame is None:  # the slow path: element by element, exact text kept
-            frame, texts = read_rows_slowly(array, columns)
+            frame, texts = read_rows_slowly(as_json_array(text) if as_lines else text, columns)
             path.write_text(json.dumps(texts))
             page.as_lines = False
-        else:
-            path.write_bytes(lines)
         page.rows = frame.height
         frame = frame.with_columns(pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).alias(ROW))
         return frame, page
@@ -178,7 +176,8 @@ def _rfc3339(at: datetime) -> str:
 
 
 class _PageWriter:
-    """Fetches pages on a background thread and writes each one's `data` array to a file, so the
+    """Fetches pages on a background thread and writes each one's `data` array to a file (as JSON
+    lines where it is a compact array of objects, see json_pages), so the
     next pages download while this thread types the ones already here. A fetch error is raised in
     the reading thread; leaving the context stops the fetch thread and waits for it."""
 
@@ -222,8 +221,10 @@ class _PageWriter:
                 except ValueError as exc:
                     raise ValueError(f"page {number} is not a valid page: {exc}") from None
                 path = self._folder / f"page-{number:06d}.json"
-                path.write_bytes(self._quote(bytes(rows)) if self._quote else rows)
-                if not self._put((number, path)):
+                array = self._quote(bytes(rows)) if self._quote else bytes(rows)
+                lines = as_json_lines(array)  # here, so the reading thread only reads them
+                path.write_bytes(array if lines is None else lines)
+                if not self._put((number, path, lines is not None)):
                     return
             self._put(self._DONE)
         except BaseException as exc:  # handed to the reading thread

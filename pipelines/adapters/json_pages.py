@@ -47,6 +47,12 @@ def as_json_lines(array: bytes) -> bytes | None:
     return inner.replace(b'},{"', b'}\n{"')
 
 
+def as_json_array(lines: bytes) -> bytes:
+    """The array `as_json_lines` was given back: a raw newline cannot occur inside a JSON string, so
+    every `}\\n{"` in its lines is one it made."""
+    return b"[" + lines.replace(b'}\n{"', b'},{"') + b"]"
+
+
 def read_rows(lines: bytes, columns: list[str]) -> pl.DataFrame | None:
     """Text columns of JSON lines; None when polars cannot read them as such (slow path)."""
     if not lines:
