@@ -35,9 +35,11 @@ GiB = 1 << 30
 
 class Server:
     def __init__(self, scale: int, days: int, seed: int, start: date, limit: int,
-                 serve_from: date | None = None, serve_days: int | None = None) -> None:
+                 serve_from: date | None = None, serve_days: int | None = None, warm: bool = True) -> None:
         cmd = [sys.executable, "-m", "bench.serve", "--seed", str(seed), "--start", start.isoformat(),
                "--days", str(days), "--requests-per-day", str(scale), "--token", TOKEN, "--limit", str(limit)]
+        if not warm:
+            cmd.append("--no-warm")
         if serve_from is not None:
             cmd += ["--serve-from", serve_from.isoformat(), "--serve-days", str(serve_days or 1)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, cwd=HERE.parent)
@@ -65,7 +67,9 @@ def run_scale(scale: int, args, days: int = 1, scan: bool = False, reference: bo
     work = Path(args.work) / f"{scale}-{days}d"
     shutil.rmtree(work, ignore_errors=True)
     t0 = time.perf_counter()
-    server = Server(scale, days, args.seed, args.start, args.page_limit)
+    # Past 10 M a day the pages are rendered as they are asked for: pre-rendered, a 30 M day's
+    # pages and rows would not fit beside the pipeline in this machine's memory.
+    server = Server(scale, days, args.seed, args.start, args.page_limit, warm=scale <= 10_000_000)
     print(f"[{scale:,}/day x{days}] server ready in {time.perf_counter() - t0:.0f} s "
           f"({server.info['rows']['requests']:,} requests in the window)", flush=True)
     try:
@@ -206,6 +210,7 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--work", default=os.environ.get("BENCH_WORK", "/tmp/invoice-true-bench"))
     ap.add_argument("--out", type=Path, default=HERE)
     ap.add_argument("--render-only", action="store_true", help="rewrite results.md from results.json")
+    ap.add_argument("--resume", action="store_true", help="keep the scales of an interrupted run (partial.json)")
     args = ap.parse_args(argv)
     if args.render_only:
         saved = json.loads((args.out / "results.json").read_text())
@@ -213,10 +218,13 @@ def main(argv: list[str] | None = None) -> None:
         return
     Path(args.work).mkdir(parents=True, exist_ok=True)
 
-    runs = []
+    partial = Path(args.work) / "partial.json"
+    runs = json.loads(partial.read_text()) if args.resume and partial.exists() else []
     for scale in args.requests_per_day:
+        if any(r["requests_per_day"] == scale for r in runs):
+            continue
         runs.append(run_scale(scale, args))
-        (Path(args.work) / "partial.json").write_text(json.dumps(runs, default=str))
+        partial.write_text(json.dumps(runs, default=str))
     rows = [summarise(r) for r in runs]
     two_day = None
     if args.two_day:

@@ -41,6 +41,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--serve-from", type=date.fromisoformat, help="serve only days from this one (a long history "
                     "is held a few days at a time: the day before and after are loaded for the margins)")
     ap.add_argument("--serve-days", type=int, help="how many days from --serve-from")
+    ap.add_argument("--no-warm", action="store_true", help="render pages as they are asked for (a day too large "
+                    "to hold pre-rendered); the server's rendering then shares the machine with the pipeline")
     args = ap.parse_args(argv)
 
     first = args.serve_from or args.start
@@ -59,7 +61,7 @@ def main(argv: list[str] | None = None) -> None:
     for i in range(count):
         start, end = day_window(first + timedelta(days=i))
         for source, name in SOURCES.items():
-            for limit in args.limit or [100_000]:
+            for limit in ([] if args.no_warm else args.limit or [100_000]):
                 pages[f"{source}/{limit}"] = pages.get(f"{source}/{limit}", 0) + server.warm(name, start, end, limit=limit)
             us = lambda t: (t - datetime(1970, 1, 1, tzinfo=timezone.utc)) // timedelta(microseconds=1)  # noqa: E731
             rows[source] = rows.get(source, 0) + sum(b - a for a, b in fleet.source(name).window(us(start), us(end)))
