@@ -11,10 +11,12 @@ from pipelines.sql_files import ready_query
 
 INCOMPLETE = "INCOMPLETE billing"
 
+
 def print_demo_table(published: Path) -> None:
     with duckdb.connect(str(published), read_only=True) as con:
         tier_days = con.sql(ready_query("usd_per_mtok_by_day")).pl().select(
-            "day", "tier", pl.col("usd_per_mtok").alias("$/Mtok"), pl.col("idle_fraction").round(3).cast(pl.Decimal(38, 3)),
+            "day", "tier", pl.col("usd_per_mtok").alias("$/Mtok"),
+            pl.col("idle_fraction").round(3).cast(pl.Decimal(38, 3)),
             pl.col("completion_tokens").alias("tokens"), pl.col("spend").alias("spend_usd"),
             pl.col("verdict").fill_null("-").alias("band"),
             pl.when(pl.col("billing_complete")).then(pl.lit("")).otherwise(pl.lit(INCOMPLETE)).alias("note"))
