@@ -65,9 +65,9 @@ def nav(page, label: str):
 
 
 def skip_the_community_dialog(page) -> None:
-    """Shown once per fresh DAGSTER_HOME, over whatever page loads first. The handler does not wait for
-    the dialog to fade out (no_wait_after): on a loaded 2-core machine, waiting for it ate the whole
-    timeout of the click it interrupted; the click itself retries until nothing covers its target."""
+    """The welcome dialog: the scratch DAGSTER_HOME marks it seen (tests/servers/dagster_ui.py), since
+    it popped up over a click at a moment that depends on load. This handler stays for a Dagster that
+    shows it anyway; it does not wait for the fade-out (no_wait_after), which could eat a click's timeout."""
     def skip() -> None:
         with contextlib.suppress(PlaywrightTimeout):  # gone by itself meanwhile
             page.get_by_role("button", name="Skip", exact=True).click(timeout=15_000)

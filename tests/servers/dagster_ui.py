@@ -74,6 +74,11 @@ class DagsterUI:
         self.home.mkdir(parents=True, exist_ok=True)
         shutil.copy(INSTANCE_CONFIG, self.home / "dagster.yaml")
         assert "enabled: false" in (self.home / "dagster.yaml").read_text(), "telemetry must be off in tests"
+        # The welcome dialog ("Join the Dagster community") is shown once per DAGSTER_HOME until this
+        # file exists (dagster/_core/nux.py). It pops up over whatever the test clicks at a moment that
+        # depends on load; a user who dismissed it once has this file.
+        (self.home / ".nux").mkdir(exist_ok=True)
+        (self.home / ".nux" / "nux.yaml").write_text("seen: 1\n")
         env = {k: v for k, v in os.environ.items() if k not in NOT_INHERITED}
         env.update(DAGSTER_HOME=str(self.home), WAREHOUSE_PATH=str(self.published),
                    VIRTUAL_ENV=sys.prefix, DAGSTER_DISABLE_TELEMETRY="1", NO_COLOR="1")
