@@ -67,8 +67,9 @@ def run_scale(scale: int, args, days: int = 1, scan: bool = False, reference: bo
     work = Path(args.work) / f"{scale}-{days}d"
     shutil.rmtree(work, ignore_errors=True)
     t0 = time.perf_counter()
-    # Past 10 M a day the pages are rendered as they are asked for: pre-rendered, a 30 M day's
-    # pages and rows would not fit beside the pipeline in this machine's memory.
+    # Past 10 M a day the pages are rendered as they are asked for: pre-rendered, a 30 M day's pages
+    # (~12 GB) would sit beside its rows and the pipeline. (On 24 GiB the simulator alone cannot make
+    # a 30 M day: SCALES=30000000 needs a larger machine.)
     server = Server(scale, days, args.seed, args.start, args.page_limit, warm=scale <= 10_000_000)
     print(f"[{scale:,}/day x{days}] server ready in {time.perf_counter() - t0:.0f} s "
           f"({server.info['rows']['requests']:,} requests in the window)", flush=True)
