@@ -42,7 +42,7 @@ from pipelines.adapters.litellm_postgres import naive_utc
 from pipelines.adapters.litellm_rows import WIRE_TEXT, SpendLogMapping, instant, to_requests
 from pipelines.sources.resource_map import ResourceMap
 from pipelines.client import (RETRYABLE_STATUS, SourceAuthError, SourceError, SourceProtocolError, SourceUnavailable,
-                              _retry_after_s)
+                              _retry_after_s, tls_context)
 from pipelines.sources.frames import ORIGIN, PAYLOAD, PROBLEM_FIELD, ROW
 
 log = logging.getLogger(__name__)
@@ -83,7 +83,7 @@ class LiteLLMApi:
             raise SourceError(SOURCE, f"has no key: ${config.token_env} is not set", PATH)
         self._sleep, self._rng = sleep, rng or random.Random()
         base = httpx.URL(config.url).copy_with(userinfo=b"")  # credentials in a URL would be sent and logged
-        self._http = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
+        self._http = httpx.Client(base_url=base, verify=tls_context(), headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
                                   transport=transport, timeout=config.timeout_s)
         self._rejected: dict[int, str] = {}
 

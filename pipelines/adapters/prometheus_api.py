@@ -17,7 +17,7 @@ import httpx
 import orjson
 
 from pipelines.client import (RETRYABLE_STATUS, SourceAuthError, SourceProtocolError, SourceUnavailable,
-                              _retry_after_s)
+                              _retry_after_s, tls_context)
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +43,7 @@ class PrometheusApi:
         base = httpx.URL(url).copy_with(userinfo=b"")
         self.source = f"prometheus ({base.host}{f':{base.port}' if base.port else ''})"
         self.token_env = token_env
-        self._http = httpx.Client(base_url=base, headers=headers, transport=transport, timeout=timeout_s)
+        self._http = httpx.Client(base_url=base, verify=tls_context(), headers=headers, transport=transport, timeout=timeout_s)
         self._max_attempts, self._backoff = max(1, max_attempts), (backoff_base_s, backoff_max_s)
         self._sleep, self._rng = sleep, random.Random()
 
