@@ -10,6 +10,8 @@ is an error naming the files.
 from __future__ import annotations
 
 import hashlib
+import json
+import os
 import re
 from functools import cache
 from graphlib import CycleError, TopologicalSorter
@@ -23,22 +25,47 @@ _NAME = re.compile(r"\{\{(\w+)\}\}")
 def ordered(folder: str, exclude: tuple[str, ...] = (), con=None) -> tuple[str, ...]:
     """The model files of `sql/<folder>/` (relative paths), each after the models it reads.
 
-    Parsing every model takes sqlglot most of a second; the order is kept with a fingerprint of
-    the files' text, in this process and (given `con`) in the warehouse's `meta.model_order`, so
-    a run derives it again only when a model changed."""
+    Parsing every model takes sqlglot a third of a second (and its import more); the order is kept
+    with a fingerprint of the files' text, in this process, in the user's cache folder and (given
+    `con`) in the warehouse's `meta.model_order`, so it is derived again only when a model changed."""
     files = tuple(sorted(str(p.relative_to(SQL_DIR)) for p in (SQL_DIR / folder).glob("*.sql")
                          if p.name not in exclude))
     fingerprint = _fingerprint(files)
     if con is None:
-        return _ordered(files, fingerprint)
+        return _cached(files, fingerprint)
     con.execute("CREATE SCHEMA IF NOT EXISTS meta")
     con.execute("CREATE TABLE IF NOT EXISTS meta.model_order (fingerprint VARCHAR PRIMARY KEY, models VARCHAR[])")
     found = con.execute("SELECT models FROM meta.model_order WHERE fingerprint = ?", [fingerprint]).fetchall()
     if found:
         return tuple(found[0][0])
-    order = _ordered(files, fingerprint)
+    order = _cached(files, fingerprint)
     con.execute("INSERT OR REPLACE INTO meta.model_order VALUES (?, ?)", [fingerprint, list(order)])
     return order
+
+
+def _cached(files: tuple[str, ...], fingerprint: str) -> tuple[str, ...]:
+    """The order from the cache folder when an earlier process derived it, else derived and kept
+    there (a cache that cannot be read or written is only a cost, never an error)."""
+    path = _cache_folder() / f"model-order-{fingerprint}.json"
+    try:
+        found = tuple(json.loads(path.read_text()))
+        if sorted(found) == sorted(files):
+            return found
+    except (OSError, ValueError, TypeError):
+        pass
+    order = _ordered(files, fingerprint)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        staging = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        staging.write_text(json.dumps(list(order)))
+        os.replace(staging, path)
+    except OSError:
+        pass
+    return order
+
+
+def _cache_folder() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "invoice-true"
 
 
 def _fingerprint(files: tuple[str, ...]) -> str:
