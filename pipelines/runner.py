@@ -48,14 +48,14 @@ def run_days(start: date, end: date) -> RunOutcome:
     from pipelines.instance import cli_instance
 
     instance = cli_instance()
-    lock = warehouse.run_lock(
-        warehouse.work_path_for(warehouse.published_path_from_env()), on_wait=lambda m: print(m, file=sys.stderr)
-    )
+    work = warehouse.work_path_for(warehouse.published_path_from_env())
+    lock = warehouse.run_lock(work, on_wait=lambda m: print(m, file=sys.stderr))
     try:
         # The definitions load inside the live instance, and the instance is disposed after:
         # Dagster keeps a process-wide pointer to the latest instance's storage, and a load
         # that meets a collected one fails.
-        with instance, lock:
+        # execute_in_process runs every step here, so the working file is opened once for the run.
+        with instance, lock, warehouse.held_open(work):
             definitions = defs()
             job = definitions.resolve_job_def("invoice_true_daily")
             result = _execute(job, instance, partition_tags(start, last))
