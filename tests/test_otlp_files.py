@@ -330,15 +330,15 @@ def test_the_fleet_s_spans_read_back_as_its_routed_requests_for_one_day(tmp_path
     every column the marts use equals the fleet's own routed requests, request_id aside."""
     import io
 
-    from fixtures.fleet import default_week
+    from fixtures.fleet import load_fleet
     from fixtures.wires.otlp import MODEL_ATTRIBUTE, RESOURCE_ATTRIBUTE, resource_map_entries, write_otlp_files
     from pipelines.sources.registry import REQUESTS
 
     assert (RESOURCE_ATTRIBUTE, MODEL_ATTRIBUTE) == (REPLICA, MODEL)  # adapter() reads what the writer sets
-    fleet = default_week()
+    fleet = load_fleet(seed=7, days=7, requests_per_day=30_000)  # the demo fleet at a seventh of its volume
     window = Window.for_day(date(2026, 10, 28), timedelta(minutes=15))
     wide = (window.start - timedelta(hours=1), window.end + timedelta(hours=1))  # files hold more than the window
-    written = write_otlp_files(fleet, tmp_path / "otel", start=wide[0], end=wide[1], max_megabytes=40)
+    written = write_otlp_files(fleet, tmp_path / "otel", start=wide[0], end=wide[1], max_megabytes=8)
     text = [p.read_text() for p in written.files]
     assert len(written.files) >= 3 and written.files[-1].name == "traces.json"
     assert any('"intValue":"' in t for t in text) and any('"intValue":1' in t for t in text)  # both int64 forms
