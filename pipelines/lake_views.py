@@ -74,17 +74,22 @@ def _ensure_edges_table(con: duckdb.DuckDBPyConnection, source: CanonicalSource,
 
 
 def attach_views(con: duckdb.DuckDBPyConnection, lake: Lake, days: tuple[date, date] | None = None, *,
-                 comments: bool = False) -> None:
+                 comments: bool = False, made: dict[str, str] | None = None) -> None:
     """`raw.<source>` and `quarantine.<source>` views for a build of days [first, last]
     (`days`), or over every stored day (None, as published). `comments`: with the COMMENTs SQL
-    tools show (for the published file; a build has no reader to show them to)."""
+    tools show (for the published file; a build has no reader to show them to). `made`: the views
+    already made on this database in this run, by name; one whose SQL is unchanged is kept."""
     lake.register(con)
     con.execute("CREATE SCHEMA IF NOT EXISTS raw")
     con.execute("CREATE SCHEMA IF NOT EXISTS quarantine")
     for source in SOURCES.values():
         manifests = lake.manifests(source.name)
-        con.execute(f"CREATE OR REPLACE VIEW raw.{source.name} AS {raw_sql(lake, source, manifests, days)}")
-        con.execute(f"CREATE OR REPLACE VIEW quarantine.{source.name} AS {quarantine_sql(lake, source, manifests)}")
+        for name, sql in ((f"raw.{source.name}", raw_sql(lake, source, manifests, days)),
+                          (f"quarantine.{source.name}", quarantine_sql(lake, source, manifests))):
+            if made is None or made.get(name) != sql:
+                con.execute(f"CREATE OR REPLACE VIEW {name} AS {sql}")
+                if made is not None:
+                    made[name] = sql
         for statement in view_comments(source) if comments else ():
             con.execute(statement)
 

@@ -35,6 +35,7 @@ def work_path_for(published: Path) -> Path:
 
 
 _held: dict[Path, duckdb.DuckDBPyConnection] = {}
+_views_made: dict[Path, dict[str, str]] = {}
 
 
 @contextmanager
@@ -44,11 +45,17 @@ def held_open(path: Path) -> Iterator[None]:
     opened it two dozen times. Only for steps in this process: a step in another process could not
     open a file this one holds, so the UI's multiprocess runs never hold it."""
     with connect(path) as con:
-        _held[path] = con
+        _held[path], _views_made[path] = con, {}
         try:
             yield
         finally:
-            del _held[path]
+            del _held[path], _views_made[path]
+
+
+def views_made(path: Path) -> dict[str, str] | None:
+    """While `path` is held: the lake views made on it so far, by name (their SQL), so a step whose
+    views would be the same skips making them again (binding a view over Parquet reads its files)."""
+    return _views_made.get(path)
 
 
 @contextmanager

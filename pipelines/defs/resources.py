@@ -90,7 +90,8 @@ class Warehouse(dg.ConfigurableResource):
         from pipelines.lake_views import attach_views, sync_edges
 
         sync_edges(con, self.lake)
-        attach_views(con, self.lake, (first, last) if first is not None else None)
+        attach_views(con, self.lake, (first, last) if first is not None else None,
+                     made=warehouse.views_made(self.work_path))
 
 
 def section_summary(section) -> str:
