@@ -7,6 +7,7 @@ with short client timeouts and backoff and small pages (env knobs of pipelines/d
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import time
@@ -243,13 +244,18 @@ def lake_day(root: Path, table: str, day: date) -> tuple[list[tuple], list[tuple
     manifest = lake.manifest(table, day)
     if manifest is None:
         return None
+    quarantine = lake.path(table, manifest.quarantine_file) if manifest.quarantine_file else None
+    return _stored_files(str(lake.path(table, manifest.rows_file)), str(quarantine) if quarantine else None)
+
+
+@functools.lru_cache(maxsize=256)
+def _stored_files(rows_file: str, quarantine_file: str | None) -> tuple[list[tuple], list[tuple]]:
+    """A day's files, read once: the lake never rewrites a file (a new write has a new name)."""
     with duckdb.connect() as con:
         con.execute("SET TimeZone = 'UTC'")
-        rows = con.execute("SELECT * FROM read_parquet(?) ORDER BY ALL",
-                           [lake.path(table, manifest.rows_file)]).fetchall()
-        quarantine = con.execute(
-            "SELECT * EXCLUDE (origin) FROM read_parquet(?) ORDER BY ALL",
-            [lake.path(table, manifest.quarantine_file)]).fetchall() if manifest.quarantine_file else []
+        rows = con.execute("SELECT * FROM read_parquet(?) ORDER BY ALL", [rows_file]).fetchall()
+        quarantine = con.execute("SELECT * EXCLUDE (origin) FROM read_parquet(?) ORDER BY ALL",
+                                 [quarantine_file]).fetchall() if quarantine_file else []
     return rows, quarantine
 
 
