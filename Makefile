@@ -16,12 +16,12 @@ $(VENV)/.installed: pyproject.toml
 demo: $(VENV)/.installed
 	$(BIN)/invoice-true demo || [ $$? -eq 2 ]  # 2: published, but a check flagged a day
 
-# Test files run side by side, one process per core and two more (TEST_WORKERS=1 for one process):
-# a quarter of the time some test waits (retries, timeouts, servers starting), and the extra processes
-# fill that core. Each file runs whole in one process so its fixtures are built once; files with
+# Test files run side by side, one process per core and one more (TEST_WORKERS=1 for one process):
+# a quarter of the time some test waits (retries, timeouts, servers starting), and the extra process
+# fills that core. Each file runs whole in one process so its fixtures are built once; files with
 # slow tests start first.
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n $(or $(TEST_WORKERS),$(shell echo $$(( $$(nproc) + 2 )))) --dist loadfile --no-loadscope-reorder
+	$(BIN)/python -m pytest -n $(or $(TEST_WORKERS),$(shell echo $$(( $$(nproc) + 1 )))) --dist loadfile --no-loadscope-reorder
 
 dev: $(VENV)/.installed
 	export DAGSTER_HOME=$${DAGSTER_HOME:-$(CURDIR)/var/dagster_home} && mkdir -p $$DAGSTER_HOME && \
