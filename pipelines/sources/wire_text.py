@@ -5,8 +5,9 @@ row has and an exact rule for the rest:
 
 - instants: `2026-03-01T10:00:00.123456Z` parses with one fixed format, in DuckDB (its strptime
   reads a million in 0.04 s, polars' in 0.35 s, on one core of this machine); anything else must be
-  RFC 3339 with an offset (`T`/`t`/space, `Z`/`z`/`±hh:mm`), read by polars for the rows that need
-  it, else the value is rejected — DuckDB or polars alone would read a bare local time as UTC;
+  RFC 3339 with an offset (`T`/`t`/space, `Z`/`z`/`±hh:mm`), read by polars for only the rows the
+  fast shape left (one `+00:00` row no longer sends its whole page down the slow path), else the
+  value is rejected — DuckDB or polars alone would read a bare local time as UTC;
 - whole numbers: `-?\\d{1,18}` only (a cast alone would round `1.5`);
 - decimals: the exact text, `-?\\d+(\\.\\d+)?(e±\\d+)?`, cast to DECIMAL(38,9) — never through a
   float (the JSON reader is handed decimals as strings; see `pipelines.adapters.json_pages`).
@@ -48,12 +49,12 @@ def type_text_columns(frame: pl.DataFrame, source: CanonicalSource) -> pl.DataFr
     with `_bad__<column>` beside each column whose text did not parse."""
     present = set(frame.columns)
     instants = [c.name for c in source.columns if c.kind == "instant" and c.name in present]
-    frame = frame.hstack(_fast_instants(frame, instants)) if instants and frame.height else frame
-    fast_read = _fast_read(frame, instants)
+    if instants:
+        frame = frame.hstack(_instants(frame, instants))
     typed, bad = [], []
     for column in source.columns:
         text = pl.col(column.name) if column.name in present else pl.lit(None, pl.String)
-        value, parsed_ok = _typed(text, column, fast_read)
+        value, parsed_ok = _typed(text, column, instants)
         if column.default is not None:
             value = value.fill_null(pl.lit(column.default).cast(column.polars_type))
         typed.append(value.alias(column.name))
@@ -62,6 +63,32 @@ def type_text_columns(frame: pl.DataFrame, source: CanonicalSource) -> pl.DataFr
                        .otherwise(None).alias(BAD + column.name))
     others = [c for c in frame.columns if c.startswith("_") and not c.startswith(FAST)]
     return frame.select(*typed, *bad, *others)
+
+
+def _instants(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
+    """Each instant column read: the common shape by DuckDB, then the RFC 3339 rule on the rows
+    that shape did not read (null where neither did)."""
+    fast = _fast_instants(frame, names)
+    read = []
+    for name in names:
+        column = fast[FAST + name]
+        left = (frame[name].is_not_null() & column.is_null()).arg_true()
+        if left.len():
+            rest = pl.select(_rfc3339(frame[name].gather(left))).to_series()
+            column = column.clone().scatter(left, rest)
+        read.append(column)
+    return pl.DataFrame(read)
+
+
+def _rfc3339(text: pl.Series) -> pl.Expr:
+    """The exact rule, for text the fast shape did not read."""
+    text = pl.lit(text)
+    fast = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", time_unit="us", strict=False)
+    shaped = text.str.contains(RFC3339)
+    # `Z`/`z`, `t` and a space separator become `+00:00` and `T`, so one offset format reads them all.
+    normalised = text.str.to_uppercase().str.replace(" ", "T").str.replace("Z$", "+00:00")
+    slow = normalised.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", time_unit="us", strict=False)
+    return pl.when(fast.is_not_null()).then(fast).when(shaped).then(slow)
 
 
 def _fast_instants(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
@@ -85,27 +112,13 @@ def _quoted(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _fast_read(frame: pl.DataFrame, instants: list[str]) -> set[str]:
-    """Instant columns whose every value the fast shape read; the others take the RFC 3339 path."""
-    if not instants or not frame.height:
-        return set()
-    row = frame.select((pl.col(n).is_null() | pl.col(FAST + n).is_not_null()).all().alias(n) for n in instants).row(0)
-    return {n for n, every in zip(instants, row) if every}
-
-
-def _typed(text: pl.Expr, column: Column, fast_read: set[str]) -> tuple[pl.Expr, pl.Expr]:
+def _typed(text: pl.Expr, column: Column, instants: list[str]) -> tuple[pl.Expr, pl.Expr]:
     """(typed value, whether the text parsed) for one column."""
     if column.kind == "instant":
-        if column.name in fast_read:
-            fast = pl.col(FAST + column.name)
-            return fast, fast.is_not_null()
-        fast = text.str.to_datetime("%Y-%m-%dT%H:%M:%S%.fZ", time_zone="UTC", time_unit="us", strict=False)
-        shaped = text.str.contains(RFC3339)
-        # `Z`/`z`, `t` and a space separator become `+00:00` and `T`, so one offset format reads them all.
-        normalised = text.str.to_uppercase().str.replace(" ", "T").str.replace("Z$", "+00:00")
-        slow = normalised.str.to_datetime("%Y-%m-%dT%H:%M:%S%.f%:z", time_zone="UTC", time_unit="us", strict=False)
-        value = pl.when(fast.is_not_null()).then(fast).when(shaped).then(slow)
-        return value, value.is_not_null()
+        if column.name not in instants:  # absent from the frame
+            return pl.lit(None, pl.Datetime("us", "UTC")), pl.lit(False)
+        read = pl.col(FAST + column.name)
+        return read, read.is_not_null()
     if column.kind == "integer":
         ok = text.str.contains(WHOLE)
         return pl.when(ok).then(text.str.to_integer(strict=False)), ok.fill_null(False)
