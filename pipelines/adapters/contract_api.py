@@ -95,15 +95,14 @@ class ContractApiAdapter:
             pages = client.iter_pages(self.path, {"start": _rfc3339(window.start), "end": _rfc3339(window.end)})
             with _PageWriter(pages, self._folder, self._quote) as written:
                 next_row = 1
-                for number, path, as_lines in written:
-                    frame, page = self._read_page(number, path, as_lines, columns, next_row)
+                for number, path, as_lines, text in written:
+                    frame, page = self._read_page(number, path, as_lines, text, columns, next_row)
                     next_row += page.rows
                     self._pages.append(page)
                     yield self._checked(frame, page, window)
 
-    def _read_page(self, number: int, path: Path, as_lines: bool, columns: list[str],
+    def _read_page(self, number: int, path: Path, as_lines: bool, text: bytes, columns: list[str],
                    first_row: int) -> tuple[pl.DataFrame, _Page]:
-        text = path.read_bytes()
         frame = read_rows(text, columns) if as_lines else None
         page = _Page(number, path, first_row)
         if frame is None:  # the slow path: element by element, exact text kept
@@ -177,15 +176,15 @@ def _rfc3339(at: datetime) -> str:
 
 class _PageWriter:
     """Fetches pages on a background thread and writes each one's `data` array to a file (as JSON
-    lines where it is a compact array of objects, see json_pages), so the
-    next pages download while this thread types the ones already here. A fetch error is raised in
+    lines where it is a compact array of objects, see json_pages) and hands the same text over, so
+    the next pages download while this thread types the ones already here. A fetch error is raised in
     the reading thread; leaving the context stops the fetch thread and waits for it."""
 
     _DONE = object()
 
     def __init__(self, pages, folder: Path, quote) -> None:
         self._pages, self._folder, self._quote = pages, folder, quote
-        self._ready: queue.Queue = queue.Queue(maxsize=8)  # bounds the pages waiting on disk
+        self._ready: queue.Queue = queue.Queue(maxsize=4)  # bounds the pages waiting (~40 MB each)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._fetch, name="ingest-fetch", daemon=True)
 
@@ -221,16 +220,17 @@ class _PageWriter:
                 except ValueError as exc:
                     raise ValueError(f"page {number} is not a valid page: {exc}") from None
                 path = self._folder / f"page-{number:06d}.json"
-                array = self._quote(bytes(rows)) if self._quote else bytes(rows)
+                array = self._quote(bytes(rows)) if self._quote else rows
                 lines = as_json_lines(array)  # here, so the reading thread only reads them
-                path.write_bytes(array if lines is None else lines)
-                if not self._put((number, path, lines is not None)):
+                text = bytes(array) if lines is None else lines
+                path.write_bytes(text)  # kept for `payloads`; the reading thread is handed the text
+                if not self._put((number, path, lines is not None, text)):
                     return
             self._put(self._DONE)
         except BaseException as exc:  # handed to the reading thread
             self._put(exc)
 
-    def __iter__(self) -> Iterator[tuple[int, Path]]:
+    def __iter__(self) -> Iterator[tuple[int, Path, bool, bytes]]:
         while True:
             item = self._ready.get()
             if item is self._DONE:

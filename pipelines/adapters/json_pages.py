@@ -34,17 +34,30 @@ def decimal_quoter(fields: tuple[str, ...]) -> Callable[[bytes], bytes] | None:
     return lambda rows: number.sub(rb'\1"\2"', rows)
 
 
-def as_json_lines(array: bytes) -> bytes | None:
-    """The elements of a compact JSON array of objects, one per line; None when it is not one."""
-    body = array.strip()
-    if not (body.startswith(b"[") and body.endswith(b"]")):
+def as_json_lines(array: bytes | memoryview) -> bytes | None:
+    """The elements of a compact JSON array of objects, one per line; None when it is not one.
+    The elements' text is copied once and replaced once (a page is ~40 MB: a copy costs ~20 ms)."""
+    view = memoryview(array)
+    start, end = _strip(view, 0, len(view))
+    if end - start < 2 or view[start] != ord("[") or view[end - 1] != ord("]"):
         return None
-    inner = body[1:-1].strip()
-    if not inner:
+    start, end = _strip(view, start + 1, end - 1)
+    if start == end:
         return b""
-    if not (inner.startswith(b"{") and inner.endswith(b"}")):
+    if view[start] != ord("{") or view[end - 1] != ord("}"):
         return None
-    return inner.replace(b'},{"', b'}\n{"')
+    return bytes(view[start:end]).replace(b'},{"', b'}\n{"')
+
+
+def _strip(view: memoryview, start: int, end: int) -> tuple[int, int]:
+    while start < end and view[start] in _JSON_SPACE:
+        start += 1
+    while end > start and view[end - 1] in _JSON_SPACE:
+        end -= 1
+    return start, end
+
+
+_JSON_SPACE = b" \t\r\n"
 
 
 def as_json_array(lines: bytes) -> bytes:
