@@ -115,7 +115,7 @@ def _stage(con: duckdb.DuckDBPyConnection, source: CanonicalSource, frames: Iter
     created = False
     for frame in frames:
         frame = conform(frame, source).with_columns(pl.col(source.day_column).dt.date().alias(DAY))
-        _append(con, frame.to_arrow(), created)
+        _append(con, frame.to_arrow(compat_level=pl.CompatLevel.newest()), created)  # string views: no copy
         created = True
         if on_frame is not None:
             on_frame(frame)

@@ -2,9 +2,9 @@
 `snapshots_api` (billing samples), pulled with `pipelines.client.SourceClient`.
 
 Their wire is the canonical rows themselves, as JSON pages. A fetch thread downloads pages and
-writes each one's rows as JSON lines to a scratch folder, while this thread reads the pages
-already there into polars (`json_pages`), types the text exactly (`wire_text`) and applies the
-contract. A rejected row is then worded by the pydantic model, in the contract's own words
+writes each one's rows as JSON lines to a scratch folder, while two parser threads read the pages
+already there into polars (`json_pages`), type the text exactly (`wire_text`) and apply the
+contract, and this thread hands them on in page order. A rejected row is then worded by the pydantic model, in the contract's own words
 (only rejected rows go through pydantic). The page files also answer `payloads`: the exact
 text of a row that landing later finds conflicting.
 
@@ -27,7 +27,9 @@ import secrets
 import shutil
 import tempfile
 import threading
+from collections import deque
 from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -46,6 +48,7 @@ from pipelines.sources.frames import ORIGIN, PAYLOAD, PROBLEM_FIELD, PROBLEM_REA
 from pipelines.sources.registry import SOURCES, CanonicalSource
 from pipelines.sources.wire_text import type_text_columns
 
+PARSERS = 2  # pages typed side by side (this machine has 2 cores; more only holds more pages)
 PATHS = {
     "requests": "/v1/usage/requests",
     "billing_snapshots": "/v1/billing/snapshots",
@@ -90,32 +93,39 @@ class ContractApiAdapter:
         self.close()
         self._folder = Path(tempfile.mkdtemp(prefix=f"ingest-{self.source.name}-", dir=self.scratch_root))
         self._pages = []
-        columns = list(self.source.column_names)
         with self._client() as client:
             pages = client.iter_pages(self.path, {"start": _rfc3339(window.start), "end": _rfc3339(window.end)})
-            with _PageWriter(pages, self._folder, self._quote) as written:
-                next_row = 1
+            with _PageWriter(pages, self._folder, self._quote) as written, \
+                    ThreadPoolExecutor(PARSERS, thread_name_prefix="ingest-parse") as pool:
+                parsing: deque = deque()
                 for number, path, as_lines, text in written:
-                    frame, page = self._read_page(number, path, as_lines, text, columns, next_row)
-                    next_row += page.rows
-                    self._pages.append(page)
-                    yield self._checked(frame, page, window)
+                    page = _Page(number, path, 0, as_lines=as_lines)
+                    parsing.append((page, pool.submit(self._parsed, page, text, window)))
+                    if len(parsing) == PARSERS:
+                        yield self._numbered(*parsing.popleft())
+                while parsing:
+                    yield self._numbered(*parsing.popleft())
 
-    def _read_page(self, number: int, path: Path, as_lines: bool, text: bytes, columns: list[str],
-                   first_row: int) -> tuple[pl.DataFrame, _Page]:
-        frame = read_rows(text, columns) if as_lines else None
-        page = _Page(number, path, first_row)
+    def _parsed(self, page: _Page, text: bytes, window: Window) -> pl.DataFrame:
+        """A page's rows typed and checked, `_row` counted from 0 (on a parser thread: polars and
+        DuckDB release the GIL, so pages parse side by side while landing stores the last one)."""
+        columns = list(self.source.column_names)
+        frame = read_rows(text, columns) if page.as_lines else None
         if frame is None:  # the slow path: element by element, exact text kept
-            frame, texts = read_rows_slowly(as_json_array(text) if as_lines else text, columns)
-            path.write_text(json.dumps(texts))
+            frame, texts = read_rows_slowly(as_json_array(text) if page.as_lines else text, columns)
+            page.path.write_text(json.dumps(texts))
             page.as_lines = False
         page.rows = frame.height
-        frame = frame.with_columns(pl.int_range(first_row, first_row + frame.height, dtype=pl.Int64).alias(ROW))
-        return frame, page
-
-    def _checked(self, frame: pl.DataFrame, page: _Page, window: Window) -> pl.DataFrame:
+        frame = frame.with_columns(pl.int_range(0, frame.height, dtype=pl.Int64).alias(ROW))
         typed = type_text_columns(frame, self.source)
-        checked = check_contract(typed, self.source, window=window.bounds, expected_currency=self.expected_currency)
+        return check_contract(typed, self.source, window=window.bounds, expected_currency=self.expected_currency)
+
+    def _numbered(self, page: _Page, parsed: Future) -> pl.DataFrame:
+        """The page's rows numbered after the pages before it, rejected rows worded (in page order)."""
+        checked = parsed.result()
+        page.first_row = self._pages[-1].first_row + self._pages[-1].rows if self._pages else 1
+        self._pages.append(page)
+        checked = checked.with_columns(pl.col(ROW) + page.first_row)
         rejected = checked.filter(pl.col(PROBLEM_FIELD).is_not_null())
         if rejected.height:
             checked = self._reworded(checked, rejected, page)
