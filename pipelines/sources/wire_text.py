@@ -96,7 +96,7 @@ def _fast_instants(frame: pl.DataFrame, names: list[str]) -> pl.DataFrame:
     columns = ", ".join(f"CASE WHEN {_FAST_SHAPE.format(c=quoted)} THEN try_strptime({quoted}, '{FAST_INSTANT}') END "
                         f"AS {_quoted(FAST + n)}" for n in names for quoted in [_quoted(n)])
     with _duckdb().cursor() as con:
-        con.register("text", frame.select(names).to_arrow())
+        con.register("text", frame.select(names).to_arrow(compat_level=pl.CompatLevel.newest()))  # string views: no copy
         fast = con.sql(f"SELECT {columns} FROM text").pl()
     return fast.with_columns(pl.all().cast(pl.Datetime("us")).dt.replace_time_zone("UTC"))
 
