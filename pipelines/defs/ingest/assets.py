@@ -54,7 +54,7 @@ def scratch_folder(warehouse: Warehouse) -> Path:
     folder = warehouse.work_path.parent / "scratch"
     folder.mkdir(parents=True, exist_ok=True)
     stale = time.time() - STALE_SCRATCH_S
-    for left in folder.glob("ingest-*"):
+    for left in [*folder.glob("ingest-*"), *folder.glob("staged-*")]:  # pages; staged frames (landing)
         if left.stat().st_mtime < stale:
             shutil.rmtree(left, ignore_errors=True)
     return folder
