@@ -5,9 +5,9 @@ Frames stream to staged Parquet files in a scratch folder (LZ4: ~0.3 s per milli
 write, where inserting them into a DuckDB table cost ~1 s, and more once a 10 M-row day spilled
 past the table's memory limit), so a 30 M-row day never sits whole in memory; a scratch DuckDB
 reads them, and duplicates collapse and conflicting copies are found in set-based SQL
-(sql/landing/). The day's rows, its rejected rows and each resource's
-first and last row are written as Parquet, then the day's manifest is replaced: the day is
-the old one or the new one, never a mix. Nothing here opens the warehouse file, so several
+(sql/landing/). The day's rows, its rejected rows and each resource's first and last row are
+written as Parquet, then the day's manifest is replaced: the day is the old one or the new
+one, never a mix. Nothing here opens the warehouse file, so several
 days can land side by side.
 """
 

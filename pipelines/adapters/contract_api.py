@@ -4,8 +4,8 @@
 Their wire is the canonical rows themselves, as JSON pages. A fetch thread downloads pages and
 writes each one's rows as JSON lines to a scratch folder, while two parser threads read the pages
 already there into polars (`json_pages`), type the text exactly (`wire_text`) and apply the
-contract, and this thread hands them on in page order. A rejected row is then worded by the pydantic model, in the contract's own words
-(only rejected rows go through pydantic). The page files also answer `payloads`: the exact
+contract; this thread numbers the rows in page order. A rejected row is then worded by the
+pydantic model, in the contract's own words (only rejected rows go through pydantic). The page files also answer `payloads`: the exact
 text of a row that landing later finds conflicting.
 
 With no URL configured, the bundled demo fleet is served on a loopback port and read through
@@ -187,7 +187,7 @@ def _rfc3339(at: datetime) -> str:
 class _PageWriter:
     """Fetches pages on a background thread and writes each one's `data` array to a file (as JSON
     lines where it is a compact array of objects, see json_pages) and hands the same text over, so
-    the next pages download while this thread types the ones already here. A fetch error is raised in
+    the next pages download while the parser threads type the ones already here. A fetch error is raised in
     the reading thread; leaving the context stops the fetch thread and waits for it."""
 
     _DONE = object()
