@@ -28,7 +28,7 @@ dev: $(VENV)/.installed
 	{ [ -f $$DAGSTER_HOME/dagster.yaml ] || cp deploy/dagster.yaml $$DAGSTER_HOME/; } && \
 	$(BIN)/dg dev
 
-# Not part of `make test`; about an hour on 2 cores (the fleet days are generated once and cached):
+# Not part of `make test`; about 40 minutes on 2 cores (the fleet days are generated once and cached):
 #   bench.run       8 k (the fixed cost), 1 M, 3 M, 10 M and 30 M requests a day: the phases beside
 #                   the whole `invoice-true run` command -> bench/results.md (the 30 M day's server
 #                   holds ~13 GiB of rows: 24 GiB is enough for it and the pipeline)
