@@ -143,6 +143,39 @@ def test_three_spellings_of_one_instant_are_one_row(con):
     ]
 
 
+def test_frames_are_staged_as_files_and_none_is_left_after_the_day_lands(con, tmp_path):
+    scratch = tmp_path / "scratch"
+    pages = [page([request("r1")], "c1"), page([request("r2"), request("r3")], "c2"), page([request("r4")])]
+    adapter = ContractApiAdapter(SOURCES["requests"], lambda: PagesClient(pages), label="test API")
+    staged_when_each_frame_landed = []
+    window = Window(DAY, *WINDOW)
+    try:
+        result = land(con.lake, SOURCES["requests"], adapter.read(window), window=window, adapter="gateway_api",
+                      payloads=adapter.payloads, scratch=scratch, on_frame=lambda frame: staged_when_each_frame_landed
+                      .append(sorted(p.name for p in scratch.glob("staged-requests-*/*.parquet"))))
+    finally:
+        adapter.close()
+    assert result == IngestResult("requests", fetched=4, duplicates=0, kept=4, quarantined=0)
+    assert staged_when_each_frame_landed == [
+        ["frame-000000.parquet"],
+        ["frame-000000.parquet", "frame-000001.parquet"],
+        ["frame-000000.parquet", "frame-000001.parquet", "frame-000002.parquet"],
+    ]
+    assert list(scratch.glob("staged-*")) == []
+    assert con.execute("SELECT list(request_id ORDER BY request_id) FROM raw.requests").fetchall() == [
+        (["r1", "r2", "r3", "r4"],)]
+
+    def broken_source():
+        yield from adapter.read(window)
+        raise RuntimeError("the source went away")
+
+    with pytest.raises(RuntimeError, match="went away"):
+        land(con.lake, SOURCES["requests"], broken_source(), window=window, adapter="gateway_api", scratch=scratch)
+    adapter.close()
+    assert list(scratch.glob("staged-*")) == []  # and the day stored before is untouched
+    assert con.execute("SELECT count(*) FROM raw.requests").fetchall() == [(4,)]
+
+
 def test_copies_that_disagree_are_all_quarantined(con):
     rows = [request(), request(completion_tokens=251), request(), request("r2")]
     result = land_source(con, "requests", [page(rows)], day=DAY, window=WINDOW)
