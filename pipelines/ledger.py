@@ -138,7 +138,6 @@ def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
-
 def _one_row(row: dict, schema: pa.Schema) -> pa.Table:
     """A one-row table built through polars: pyarrow converting Python values imports pandas
     first (0.3 s, most of what a run's first check result cost)."""
